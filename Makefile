@@ -1,0 +1,91 @@
+# mod_idsession -- build, test and run.
+#
+#   make            build .libs/mod_idsession.so with apxs
+#   make demo       run httpd in the foreground on 127.0.0.1:8080
+#   make test       unit tests (ASan+UBSan), fuzz corpus replay, e2e tests
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make bench      per-request cost side by side (callgrind + wrk)
+#   make loadtest   60 s of wrk with two graceful restarts
+#   make test-valgrind  e2e suite against apache2 -X under memcheck
+#   make install / uninstall / deb
+
+VERSION      := $(shell sed -n 's/^\#define IDSESSION_VERSION "\(.*\)"/\1/p' mod_idsession.h)
+APXS         ?= /usr/bin/apxs
+APACHE2      ?= /usr/sbin/apache2
+PYTHON       ?= /usr/bin/python3
+PYTEST_ARGS  ?=
+FUZZ_SECONDS ?= 60
+DEPS         := scripts/deps.sh
+
+SRC          := mod_idsession.c idsession_core.c
+HDR          := mod_idsession.h idsession_core.h
+MODULE       := .libs/mod_idsession.so
+TESTMOD      := tests/mod/.libs/mod_idsession_test.so
+
+CFLAGS_WARN  := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+                -Wstrict-prototypes -Wshadow -Wformat=2
+
+.PHONY: all demo test unit fuzz-replay e2e fuzz bench loadtest loadtest-short \
+        test-valgrind install uninstall deb clean deps-build
+
+all: $(MODULE)
+
+deps-build:
+	@$(DEPS) build
+
+$(MODULE): $(SRC) $(HDR) | deps-build
+	$(APXS) -c -Wc,"$(CFLAGS_WARN)" -Wc,-Werror -o mod_idsession.la $(SRC) -lcrypto
+
+$(TESTMOD): tests/mod/mod_idsession_test.c mod_idsession.h | deps-build
+	cd tests/mod && $(APXS) -c -I../.. -Wc,"$(CFLAGS_WARN)" -Wc,-Werror mod_idsession_test.c
+
+demo: $(MODULE)
+	@$(DEPS) demo
+	scripts/demo.sh
+
+test: $(MODULE) $(TESTMOD)
+	@$(DEPS) test
+	$(MAKE) unit
+	$(MAKE) fuzz-replay
+	$(MAKE) e2e
+
+unit:
+	$(MAKE) -C tests/unit run
+
+fuzz-replay:
+	$(MAKE) -C tests/fuzz replay
+
+e2e: $(MODULE) $(TESTMOD)
+	cd tests/e2e && $(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+fuzz:
+	@$(DEPS) fuzz
+	$(MAKE) -C tests/fuzz fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+bench: $(MODULE)
+	@$(DEPS) bench
+	bench/bench.sh
+
+loadtest: $(MODULE)
+	@$(DEPS) bench
+	bench/loadtest.sh
+
+test-valgrind: $(MODULE) $(TESTMOD)
+	@$(DEPS) test
+	@$(DEPS) valgrind
+	cd tests/e2e && IDS_VALGRIND=1 $(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+install: $(MODULE)
+	scripts/install.sh install
+
+uninstall:
+	scripts/install.sh uninstall
+
+deb:
+	@$(DEPS) deb
+	scripts/build-deb.sh
+
+clean:
+	rm -rf .libs *.la *.lo *.slo *.o tests/mod/.libs tests/mod/*.la tests/mod/*.lo tests/mod/*.slo tests/mod/*.o
+	$(MAKE) -C tests/unit clean
+	$(MAKE) -C tests/fuzz clean

@@ -1,0 +1,485 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE. */
+
+/*
+ * idsession_core: tokens, cookies and redirect targets, over APR and
+ * libcrypto.  See idsession_core.h.
+ */
+
+/* The SHA256_* block functions are deprecated in OpenSSL 3 but are the only
+ * libcrypto interface that lets a precomputed HMAC state be copied by value:
+ * no provider fetch, no heap allocation and no lock per request. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "idsession_core.h"
+
+#include <string.h>
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_general.h"
+#include "apr_date.h"
+#include "apr_uri.h"
+#include <openssl/crypto.h>
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static const char ids_b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Sextet value of c in base64url, or 64 for anything else. */
+static const unsigned char ids_b64url_value[256] = {
+#define X64 64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64
+    X64, X64,
+    /* 0x20 */ 64,64,64,64,64,64,64,64,64,64,64,64,64,62,64,64,
+    /* 0x30 */ 52,53,54,55,56,57,58,59,60,61,64,64,64,64,64,64,
+    /* 0x40 */ 64, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,10,11,12,13,14,
+    /* 0x50 */ 15,16,17,18,19,20,21,22,23,24,25,64,64,64,64,63,
+    /* 0x60 */ 64,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,
+    /* 0x70 */ 41,42,43,44,45,46,47,48,49,50,51,64,64,64,64,64,
+    X64, X64, X64, X64, X64, X64, X64, X64
+#undef X64
+};
+
+void ids_b64url_encode(char *dst, const unsigned char *src, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i + 2 < n; i += 3) {
+        apr_uint32_t v = ((apr_uint32_t)src[i] << 16)
+                       | ((apr_uint32_t)src[i + 1] << 8) | src[i + 2];
+        *dst++ = ids_b64url_alphabet[(v >> 18) & 63];
+        *dst++ = ids_b64url_alphabet[(v >> 12) & 63];
+        *dst++ = ids_b64url_alphabet[(v >> 6) & 63];
+        *dst++ = ids_b64url_alphabet[v & 63];
+    }
+    if (n - i == 1) {
+        *dst++ = ids_b64url_alphabet[src[i] >> 2];
+        *dst++ = ids_b64url_alphabet[(src[i] & 3) << 4];
+    }
+    else if (n - i == 2) {
+        apr_uint32_t v = ((apr_uint32_t)src[i] << 8) | src[i + 1];
+        *dst++ = ids_b64url_alphabet[(v >> 10) & 63];
+        *dst++ = ids_b64url_alphabet[(v >> 4) & 63];
+        *dst++ = ids_b64url_alphabet[(v << 2) & 63];
+    }
+    *dst = '\0';
+}
+
+int ids_random_part_ok(const char *v, apr_size_t len, apr_size_t nbytes)
+{
+    apr_size_t i;
+    unsigned char acc = 0;
+
+    if (len != IDS_B64URL_LEN(nbytes) || len == 0) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        acc |= ids_b64url_value[(unsigned char)v[i]];
+    }
+    if (acc & 64) {
+        return 0;
+    }
+    /* The last character carries 2 or 4 unused bits; the encoder leaves
+     * them zero, so anything else was not minted here. */
+    switch (nbytes % 3) {
+    case 1: return (ids_b64url_value[(unsigned char)v[len - 1]] & 15) == 0;
+    case 2: return (ids_b64url_value[(unsigned char)v[len - 1]] & 3) == 0;
+    default: return 1;
+    }
+}
+
+apr_size_t ids_token_len(apr_size_t nbytes, int is_signed)
+{
+    return IDS_B64URL_LEN(nbytes) + (is_signed ? 1 + IDS_TAG_CHARS : 0);
+}
+
+/* ---- keys and tags ----------------------------------------------------- */
+
+void ids_key_init(ids_key *key, const unsigned char *secret, apr_size_t len)
+{
+    unsigned char block[SHA256_CBLOCK];
+    unsigned char pad[SHA256_CBLOCK];
+    apr_size_t i;
+
+    memset(block, 0, sizeof(block));
+    if (len > sizeof(block)) {
+        SHA256(secret, len, block);
+    }
+    else {
+        memcpy(block, secret, len);
+    }
+    for (i = 0; i < sizeof(pad); i++) {
+        pad[i] = block[i] ^ 0x36;
+    }
+    SHA256_Init(&key->inner);
+    SHA256_Update(&key->inner, pad, sizeof(pad));
+    for (i = 0; i < sizeof(pad); i++) {
+        pad[i] = block[i] ^ 0x5c;
+    }
+    SHA256_Init(&key->outer);
+    SHA256_Update(&key->outer, pad, sizeof(pad));
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
+}
+
+void ids_tag(const ids_key *key, const char *r, apr_size_t len, char *out)
+{
+    SHA256_CTX ctx = key->inner;
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    SHA256_Update(&ctx, r, len);
+    SHA256_Final(md, &ctx);
+    ctx = key->outer;
+    SHA256_Update(&ctx, md, sizeof(md));
+    SHA256_Final(md, &ctx);
+    ids_b64url_encode(out, md, IDS_TAG_BYTES);
+}
+
+int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
+                 const ids_keyring *ring)
+{
+    apr_size_t rlen = IDS_B64URL_LEN(nbytes);
+    char tag[IDS_TAG_CHARS + 1];
+    int i, ok = 0;
+
+    if (ring == NULL || ring->n == 0) {
+        return ids_random_part_ok(v, len, nbytes);
+    }
+    if (len != rlen + 1 + IDS_TAG_CHARS || v[rlen] != IDS_SEP
+        || !ids_random_part_ok(v, rlen, nbytes)) {
+        return 0;
+    }
+    /* Every key is tried, so the time taken does not tell which one
+     * matched. */
+    for (i = 0; i < ring->n; i++) {
+        ids_tag(&ring->keys[i], v, rlen, tag);
+        ok |= CRYPTO_memcmp(tag, v + rlen + 1, IDS_TAG_CHARS) == 0;
+    }
+    return ok;
+}
+
+/* ---- minting ----------------------------------------------------------- */
+
+apr_status_t ids_token_mint(char *out, apr_size_t nbytes,
+                            const ids_keyring *ring)
+{
+    unsigned char buf[IDS_TOKEN_BYTES_MAX];
+    apr_size_t rlen = IDS_B64URL_LEN(nbytes);
+    apr_status_t rv;
+
+    if (nbytes < IDS_TOKEN_BYTES_MIN || nbytes > IDS_TOKEN_BYTES_MAX) {
+        out[0] = '\0';
+        return APR_EINVAL;
+    }
+    rv = apr_generate_random_bytes(buf, nbytes);
+    if (rv != APR_SUCCESS) {
+        out[0] = '\0';
+        return rv;
+    }
+    ids_b64url_encode(out, buf, nbytes);
+    OPENSSL_cleanse(buf, nbytes);
+    if (ring != NULL && ring->n > 0) {
+        out[rlen] = IDS_SEP;
+        ids_tag(&ring->keys[0], out, rlen, out + rlen + 1);
+    }
+    return APR_SUCCESS;
+}
+
+void ids_log_id(const char *token, apr_size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256_CTX ctx;
+    int i;
+
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, token, len);
+    SHA256_Final(md, &ctx);
+    for (i = 0; i < IDS_LOG_ID_CHARS / 2; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[IDS_LOG_ID_CHARS] = '\0';
+}
+
+/* ---- cookies ----------------------------------------------------------- */
+
+/* RFC 7230 tchar, which is what RFC 6265 allows in a cookie-name. */
+static int ids_is_tchar(unsigned char c)
+{
+    return apr_isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+int ids_cookie_name_ok(const char *name)
+{
+    const unsigned char *s = (const unsigned char *)name;
+
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!ids_is_tchar(*s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+#define IDS_IS_OWS(c)  ((c) == ' ' || (c) == '\t')
+#define IDS_IS_PSEP(c) ((c) == ';' || (c) == ',')
+
+const char *ids_cookie_find(const char *hdr, const char *name,
+                            apr_size_t namelen, ids_accept_fn accept,
+                            void *ctx, apr_size_t *vlen, int *seen)
+{
+    const char *s = hdr;
+
+    while (*s) {
+        const char *n, *ne, *v, *ve;
+
+        while (IDS_IS_OWS(*s) || IDS_IS_PSEP(*s)) {
+            s++;
+        }
+        n = s;
+        while (*s && *s != '=' && !IDS_IS_PSEP(*s)) {
+            s++;
+        }
+        ne = s;
+        while (ne > n && IDS_IS_OWS(ne[-1])) {
+            ne--;
+        }
+        if (*s != '=') {
+            continue;               /* a pair without '=' is no cookie */
+        }
+        v = ++s;
+        while (*s && !IDS_IS_PSEP(*s)) {
+            s++;
+        }
+        ve = s;
+        while (v < ve && IDS_IS_OWS(*v)) {
+            v++;
+        }
+        while (ve > v && IDS_IS_OWS(ve[-1])) {
+            ve--;
+        }
+        if ((apr_size_t)(ne - n) == namelen && memcmp(n, name, namelen) == 0) {
+            if (seen) {
+                (*seen)++;
+            }
+            if (accept == NULL || accept(v, (apr_size_t)(ve - v), ctx)) {
+                *vlen = (apr_size_t)(ve - v);
+                return v;
+            }
+        }
+    }
+    return NULL;
+}
+
+char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
+                     const ids_cookie_attrs *a)
+{
+    const char *path = a->path ? "; Path=" : "";
+    const char *domain = a->domain ? "; Domain=" : "";
+    const char *age = "", *expires = "";
+    const char *samesite = "";
+
+    if (a->max_age > 0) {
+        char *date = apr_palloc(p, APR_RFC822_DATE_LEN);
+        apr_rfc822_date(date, a->now + apr_time_from_sec(a->max_age));
+        age = apr_psprintf(p, "; Max-Age=%" APR_INT64_T_FMT, a->max_age);
+        expires = apr_pstrcat(p, "; Expires=", date, NULL);
+    }
+    switch (a->samesite) {
+    case IDS_SAMESITE_STRICT: samesite = "; SameSite=Strict"; break;
+    case IDS_SAMESITE_LAX:    samesite = "; SameSite=Lax"; break;
+    case IDS_SAMESITE_NONE:   samesite = "; SameSite=None"; break;
+    default: break;
+    }
+    return apr_pstrcat(p, name, "=", value,
+                       path, a->path ? a->path : "",
+                       domain, a->domain ? a->domain : "",
+                       age, expires,
+                       (a->secure || a->samesite == IDS_SAMESITE_NONE)
+                           ? "; Secure" : "",
+                       a->httponly ? "; HttpOnly" : "",
+                       samesite, NULL);
+}
+
+int ids_set_cookie_is_for(const char *hdr, const char *name,
+                          apr_size_t namelen)
+{
+    while (IDS_IS_OWS(*hdr)) {
+        hdr++;
+    }
+    if (strncmp(hdr, name, namelen) != 0) {
+        return 0;
+    }
+    hdr += namelen;
+    while (IDS_IS_OWS(*hdr)) {
+        hdr++;
+    }
+    return *hdr == '=';
+}
+
+/* ---- redirect targets -------------------------------------------------- */
+
+static int ids_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* One round of percent-decoding into pool p; NULL when a '%' is not
+ * followed by two hex digits or the result would hold a NUL. */
+static char *ids_pct_decode(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    char *out = apr_palloc(p, len + 1), *d = out;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= len) {
+                return NULL;
+            }
+            hi = ids_hexval((unsigned char)s[i + 1]);
+            lo = ids_hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                return NULL;
+            }
+            *d++ = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        else {
+            *d++ = s[i];
+        }
+    }
+    *d = '\0';
+    return out;
+}
+
+/* 1 if s[0..len) is valid UTF-8 without overlong forms or surrogates. */
+static int ids_utf8_ok(const unsigned char *s, apr_size_t len)
+{
+    apr_size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        apr_size_t n, k;
+        apr_uint32_t cp;
+
+        if (c < 0x80) { i++; continue; }
+        else if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
+        else return 0;
+        if (i + n >= len) {
+            return 0;
+        }
+        for (k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)
+            || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* The checks of one stage: raw target, or after one or two decodings. */
+static int ids_stage_ok(const char *s, int raw)
+{
+    const unsigned char *c;
+    apr_size_t plen;
+
+    if (s[0] != '/' || s[1] == '/' || s[1] == '\\') {
+        return 0;
+    }
+    for (c = (const unsigned char *)s; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f || *c == '\\' || *c == ' ') {
+            return 0;
+        }
+        if (raw && *c >= 0x80) {
+            return 0;           /* a Location header is ASCII */
+        }
+    }
+    if (!ids_utf8_ok((const unsigned char *)s, strlen(s))) {
+        return 0;
+    }
+    /* No scheme: nothing like "x://" or "x:" before the path proper. */
+    plen = strcspn(s, "?#");
+    if (plen > 0) {
+        const char *colon = memchr(s, ':', plen);
+        const char *slashes = colon ? strstr(s, "//") : NULL;
+        if (colon && slashes && slashes < s + plen) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int ids_local_path_ok(apr_pool_t *p, const char *target)
+{
+    const char *stage = target;
+    int round;
+
+    if (target == NULL) {
+        return 0;
+    }
+    for (round = 0; round < 3; round++) {
+        if (!ids_stage_ok(stage, round == 0)) {
+            return 0;
+        }
+        if (round < 2) {
+            stage = ids_pct_decode(p, stage, strlen(stage));
+            if (stage == NULL) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+char *ids_query_arg(apr_pool_t *p, const char *args, const char *key)
+{
+    apr_size_t klen = strlen(key);
+    const char *s = args;
+
+    while (s && *s) {
+        const char *end = strchr(s, '&');
+        apr_size_t len = end ? (apr_size_t)(end - s) : strlen(s);
+
+        if (len > klen && strncmp(s, key, klen) == 0 && s[klen] == '=') {
+            return ids_pct_decode(p, s + klen + 1, len - klen - 1);
+        }
+        s = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+int ids_redirect_config_ok(apr_pool_t *p, const char *target)
+{
+    apr_uri_t uri;
+    const char *c;
+
+    if (target[0] == '/') {
+        return ids_local_path_ok(p, target);
+    }
+    for (c = target; *c; c++) {
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '\\'
+            || (unsigned char)*c >= 0x80) {
+            return 0;
+        }
+    }
+    if (apr_uri_parse(p, target, &uri) != APR_SUCCESS
+        || uri.scheme == NULL || uri.hostname == NULL || !*uri.hostname
+        || uri.user != NULL) {
+        return 0;
+    }
+    return strcasecmp(uri.scheme, "http") == 0
+        || strcasecmp(uri.scheme, "https") == 0;
+}

@@ -1,0 +1,148 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE. */
+
+/*
+ * idsession_core: the pure logic of mod_idsession.
+ *
+ * Minting, encoding and checking tokens, scanning a Cookie header, building
+ * the Set-Cookie value, signing, and checking a redirect target.  It needs
+ * APR and libcrypto only (no httpd headers), so the unit tests and fuzzers
+ * link it on its own.  Every function is reentrant; keys are read-only once
+ * built.
+ */
+
+#ifndef IDSESSION_CORE_H
+#define IDSESSION_CORE_H
+
+#include <stddef.h>
+#include "apr.h"
+#include "apr_pools.h"
+#include "apr_time.h"
+#include <openssl/sha.h>
+
+#define IDS_TOKEN_BYTES_MIN      16
+#define IDS_TOKEN_BYTES_MAX      192
+#define IDS_TOKEN_BYTES_DEFAULT  32
+#define IDS_TAG_BYTES            16     /* HMAC-SHA256 truncated to 128 bits */
+#define IDS_TAG_CHARS            22     /* base64url of IDS_TAG_BYTES */
+#define IDS_SEP                  '.'    /* between R and T in a signed token */
+#define IDS_SECRET_MIN           32
+#define IDS_LOG_ID_CHARS         16     /* hex digits of SESSION_LOG_ID */
+
+/* Characters in the unpadded base64url encoding of n bytes. */
+#define IDS_B64URL_LEN(n)        (((n) * 4 + 2) / 3)
+
+/* Longest token: random part, separator, tag. */
+#define IDS_TOKEN_MAX_CHARS  (IDS_B64URL_LEN(IDS_TOKEN_BYTES_MAX) + 1 + IDS_TAG_CHARS)
+
+/* A signing key: the HMAC-SHA256 inner and outer states, precomputed once
+ * at startup so that a request only copies them.  The secret itself is not
+ * kept. */
+typedef struct {
+    SHA256_CTX inner;
+    SHA256_CTX outer;
+} ids_key;
+
+/* The keys a location verifies with; keys[0] signs.  n == 0: unsigned. */
+typedef struct {
+    const ids_key *keys;
+    int n;
+} ids_keyring;
+
+/* ---- encoding ---------------------------------------------------------- */
+
+/* Writes the unpadded base64url encoding of src[0..n) and a NUL to dst,
+ * which holds IDS_B64URL_LEN(n) + 1 bytes. */
+void ids_b64url_encode(char *dst, const unsigned char *src, apr_size_t n);
+
+/* 1 if v[0..len) is exactly what ids_b64url_encode gives for nbytes bytes:
+ * the right length, the base64url alphabet, and zero padding bits. */
+int ids_random_part_ok(const char *v, apr_size_t len, apr_size_t nbytes);
+
+/* Length of a whole token for nbytes random bytes, signed or not. */
+apr_size_t ids_token_len(apr_size_t nbytes, int is_signed);
+
+/* ---- keys and tags ----------------------------------------------------- */
+
+/* Builds a key from a secret of any length (RFC 2104). */
+void ids_key_init(ids_key *key, const unsigned char *secret, apr_size_t len);
+
+/* Writes the IDS_TAG_CHARS-character tag of r[0..len) and a NUL to out. */
+void ids_tag(const ids_key *key, const char *r, apr_size_t len, char *out);
+
+/* 1 if v[0..len) is a well-formed token for nbytes random bytes: with an
+ * empty keyring an unsigned token, else "R.T" whose tag verifies under one
+ * of the keys, compared in constant time. */
+int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
+                 const ids_keyring *ring);
+
+/* ---- minting ----------------------------------------------------------- */
+
+/* Fills out (ids_token_len(nbytes, ring->n > 0) + 1 bytes) with a new
+ * token from the system CSPRNG, signed by ring->keys[0] when there is one.
+ * On failure returns the error and leaves no token in out. */
+apr_status_t ids_token_mint(char *out, apr_size_t nbytes,
+                            const ids_keyring *ring);
+
+/* Writes the first IDS_LOG_ID_CHARS lowercase hex digits of SHA-256 over
+ * token[0..len) and a NUL to out. */
+void ids_log_id(const char *token, apr_size_t len, char *out);
+
+/* ---- cookies ----------------------------------------------------------- */
+
+/* 1 if name is a non-empty RFC 6265 cookie-name (an RFC 7230 token). */
+int ids_cookie_name_ok(const char *name);
+
+typedef int (*ids_accept_fn)(const char *v, apr_size_t len, void *ctx);
+
+/* Scans one Cookie header for cookies named name (exact, case-sensitive).
+ * Pairs are separated by ';' or ',' with optional whitespace.  Returns the
+ * first value for which accept() is true and sets *vlen, or NULL.  *seen,
+ * when not NULL, counts the cookies with that name. */
+const char *ids_cookie_find(const char *hdr, const char *name,
+                            apr_size_t namelen, ids_accept_fn accept,
+                            void *ctx, apr_size_t *vlen, int *seen);
+
+typedef enum {
+    IDS_SAMESITE_OFF = 0,
+    IDS_SAMESITE_STRICT,
+    IDS_SAMESITE_LAX,
+    IDS_SAMESITE_NONE
+} ids_samesite;
+
+/* What goes into a Set-Cookie besides the name and value. */
+typedef struct {
+    const char *path;           /* NULL: no Path attribute */
+    const char *domain;         /* NULL: host-only */
+    apr_int64_t max_age;        /* 0: a browser-session cookie */
+    apr_time_t now;             /* for Expires, when max_age > 0 */
+    int secure;
+    int httponly;
+    ids_samesite samesite;      /* NONE always adds Secure */
+} ids_cookie_attrs;
+
+/* The Set-Cookie header value for name=value with attrs, from pool p. */
+char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
+                     const ids_cookie_attrs *attrs);
+
+/* 1 if the Set-Cookie value hdr sets the cookie called name. */
+int ids_set_cookie_is_for(const char *hdr, const char *name,
+                          apr_size_t namelen);
+
+/* ---- redirect targets -------------------------------------------------- */
+
+/* 1 if target (already taken out of the query string) is a safe local
+ * path: one leading '/', no "//" or "/\" at the start raw or after one or
+ * two rounds of percent-decoding, no control characters, backslashes,
+ * spaces, non-ASCII bytes, invalid UTF-8 or scheme at any of those
+ * stages.  Uses p for scratch. */
+int ids_local_path_ok(apr_pool_t *p, const char *target);
+
+/* Finds the query argument key in args ("a=1&b=2"), percent-decodes it
+ * once into pool p and returns it, or NULL when absent or undecodable. */
+char *ids_query_arg(apr_pool_t *p, const char *args, const char *key);
+
+/* 1 if target is fit for IDSessionResetRedirect: a safe local path or an
+ * absolute http(s) URL with a host and no whitespace or control chars. */
+int ids_redirect_config_ok(apr_pool_t *p, const char *target);
+
+#endif /* IDSESSION_CORE_H */

@@ -1,0 +1,1163 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE. */
+
+/*
+ * mod_idsession: every request gets a random session token.
+ *
+ * A fixups hook finds the client's session cookie or mints a new token,
+ * and exposes it as SESSION_TOKEN in r->notes and r->subprocess_env.  The
+ * idsession-reset handler swaps the token for a fresh one and redirects,
+ * so an application can rotate the session at login (session fixation).
+ * With IDSessionSecret the token carries an HMAC tag and only tokens this
+ * site signed are accepted.  The token logic lives in idsession_core.c.
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "apr_strings.h"
+#include "apr_file_io.h"
+#include "apr_hash.h"
+#include "apr_lib.h"
+
+#include "mod_idsession.h"
+#include "idsession_core.h"
+
+#include <openssl/crypto.h>
+
+module AP_MODULE_DECLARE_DATA idsession_module;
+
+APLOG_USE_MODULE(idsession);
+
+#define IDS_UNSET            (-1)
+#define IDS_DEFAULT_NAME     "_session"
+#define IDS_DEFAULT_PATH     "/"
+#define IDS_DEFAULT_REDIRECT "/"
+#define IDS_HANDLER          "idsession-reset"
+#define IDS_FILTER           "IDSESSION"
+#define IDS_APP_HEADER       "IDSession-Reset"
+#define IDS_MAX_AGE_MAX      APR_INT64_C(2147483647)
+#define IDS_SECRET_FILE_MAX  65536
+
+#define IDS_ENV_TOKEN        "SESSION_TOKEN"
+#define IDS_ENV_NEW          "SESSION_TOKEN_NEW"
+#define IDS_ENV_NEXT         "SESSION_TOKEN_NEXT"
+#define IDS_ENV_LOG_ID       "SESSION_LOG_ID"
+
+typedef enum {
+    IDS_SECURE_OFF = 0,
+    IDS_SECURE_ON,
+    IDS_SECURE_AUTO
+} ids_secure;
+
+/* Per-directory configuration; IDS_UNSET or NULL inherit from outside. */
+typedef struct {
+    int enabled;
+    const char *cookie_name;
+    const char *cookie_path;
+    const char *cookie_domain;
+    int secure;                 /* ids_secure */
+    int httponly;
+    int samesite;               /* ids_samesite */
+    apr_int64_t max_age;
+    int token_bytes;
+    const char *reset_redirect;
+    const ids_keyring *ring;    /* keys[0] signs; NULL: inherit */
+    const char *header;         /* "" : explicitly none */
+    int app_reset;
+} ids_dir_conf;
+
+/* The session of one request chain (main request, its subrequests and
+ * internal redirects), kept in the chain's first request. */
+typedef struct {
+    const char *token;
+    const char *log_id;
+    const char *next;           /* SESSION_TOKEN_NEXT, minted on demand */
+    const char *cookie;         /* the Set-Cookie this chain sent, if any */
+    const char *cookie_name;    /* ... and the name it was sent under */
+    int minted;                 /* token is new in this chain */
+    int failed;                 /* the random source failed */
+} ids_state;
+
+static ap_filter_rec_t *ids_filter_handle;
+
+/* ---- configuration ----------------------------------------------------- */
+
+static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    ids_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->enabled = IDS_UNSET;
+    c->secure = IDS_UNSET;
+    c->httponly = IDS_UNSET;
+    c->samesite = IDS_UNSET;
+    c->max_age = IDS_UNSET;
+    c->token_bytes = IDS_UNSET;
+    c->app_reset = IDS_UNSET;
+    return c;
+}
+
+#define IDS_MERGE_INT(f)  c->f = add->f != IDS_UNSET ? add->f : base->f
+#define IDS_MERGE_PTR(f)  c->f = add->f != NULL ? add->f : base->f
+
+static void *ids_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const ids_dir_conf *base = basev, *add = addv;
+    ids_dir_conf *c = apr_palloc(p, sizeof(*c));
+
+    IDS_MERGE_INT(enabled);
+    IDS_MERGE_PTR(cookie_name);
+    IDS_MERGE_PTR(cookie_path);
+    IDS_MERGE_PTR(cookie_domain);
+    IDS_MERGE_INT(secure);
+    IDS_MERGE_INT(httponly);
+    IDS_MERGE_INT(samesite);
+    IDS_MERGE_INT(max_age);
+    IDS_MERGE_INT(token_bytes);
+    IDS_MERGE_PTR(reset_redirect);
+    IDS_MERGE_PTR(ring);
+    IDS_MERGE_PTR(header);
+    IDS_MERGE_INT(app_reset);
+    return c;
+}
+
+static const char *ids_cookie_name(const ids_dir_conf *c)
+{
+    return c->cookie_name ? c->cookie_name : IDS_DEFAULT_NAME;
+}
+
+static apr_size_t ids_token_bytes(const ids_dir_conf *c)
+{
+    return c->token_bytes != IDS_UNSET ? (apr_size_t)c->token_bytes
+                                       : IDS_TOKEN_BYTES_DEFAULT;
+}
+
+static int ids_has_prefix(const char *name, const char *prefix)
+{
+    /* Browsers match the prefixes case-insensitively (RFC 6265bis). */
+    return strncasecmp(name, prefix, strlen(prefix)) == 0;
+}
+
+/* What a cookie-name prefix forbids in c, or NULL.  The prefix wins at
+ * request time; this is for the messages. */
+static const char *ids_prefix_conflict(apr_pool_t *p, const ids_dir_conf *c)
+{
+    const char *name = ids_cookie_name(c);
+    int host = ids_has_prefix(name, "__Host-");
+
+    if (!host && !ids_has_prefix(name, "__Secure-")) {
+        return NULL;
+    }
+    if (c->secure == IDS_SECURE_OFF) {
+        return apr_psprintf(p, "IDSessionCookieSecure Off contradicts the "
+                            "cookie name %s, which requires Secure", name);
+    }
+    if (host && c->cookie_path && strcmp(c->cookie_path, "/") != 0) {
+        return apr_psprintf(p, "IDSessionCookiePath %s contradicts the "
+                            "cookie name %s, which requires Path=/",
+                            c->cookie_path, name);
+    }
+    if (host && c->cookie_domain) {
+        return apr_psprintf(p, "IDSessionCookieDomain %s contradicts the "
+                            "cookie name %s, which forbids a Domain",
+                            c->cookie_domain, name);
+    }
+    return NULL;
+}
+
+/* ---- request-time helpers ---------------------------------------------- */
+
+static ids_dir_conf *ids_conf(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &idsession_module);
+}
+
+/* The first request of the chain, where the chain's state lives. */
+static request_rec *ids_chain_root(request_rec *r)
+{
+    for (;;) {
+        if (r->main) {
+            r = r->main;
+        }
+        else if (r->prev) {
+            r = r->prev;
+        }
+        else {
+            return r;
+        }
+    }
+}
+
+/* The request whose response goes to the client.  Internal redirects
+ * share err_headers_out with the request they replace. */
+static request_rec *ids_response_req(request_rec *r)
+{
+    while (r->main) {
+        r = r->main;
+    }
+    return r;
+}
+
+static ids_state *ids_state_get(request_rec *r)
+{
+    return ap_get_module_config(ids_chain_root(r)->request_config,
+                                &idsession_module);
+}
+
+static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
+                                 ids_cookie_attrs *a)
+{
+    const char *name = ids_cookie_name(c);
+
+    a->path = c->cookie_path ? c->cookie_path : IDS_DEFAULT_PATH;
+    a->domain = c->cookie_domain;
+    a->max_age = c->max_age > 0 ? c->max_age : 0;
+    a->now = r->request_time;
+    a->httponly = c->httponly != 0;
+    a->samesite = c->samesite != IDS_UNSET ? (ids_samesite)c->samesite
+                                           : IDS_SAMESITE_LAX;
+    switch (c->secure) {
+    case IDS_SECURE_ON:  a->secure = 1; break;
+    case IDS_SECURE_OFF: a->secure = 0; break;
+    default:
+        a->secure = strcmp(ap_http_scheme(r), "https") == 0;
+        break;
+    }
+    if (ids_has_prefix(name, "__Host-")) {
+        a->secure = 1;
+        a->path = "/";
+        a->domain = NULL;
+    }
+    else if (ids_has_prefix(name, "__Secure-")) {
+        a->secure = 1;
+    }
+}
+
+/* Removes every Set-Cookie for name from t, keeping the others in order. */
+static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
+                                const char *name)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_size_t namelen = strlen(name);
+    apr_array_header_t *keep;
+    int i, hit = 0;
+
+    for (i = 0; i < arr->nelts && !hit; i++) {
+        hit = e[i].key && strcasecmp(e[i].key, "Set-Cookie") == 0
+              && ids_set_cookie_is_for(e[i].val, name, namelen);
+    }
+    if (!hit) {
+        return;
+    }
+    keep = apr_array_make(p, 4, sizeof(const char *));
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && strcasecmp(e[i].key, "Set-Cookie") == 0
+            && !ids_set_cookie_is_for(e[i].val, name, namelen)) {
+            APR_ARRAY_PUSH(keep, const char *) = e[i].val;
+        }
+    }
+    apr_table_unset(t, "Set-Cookie");
+    for (i = 0; i < keep->nelts; i++) {
+        apr_table_addn(t, "Set-Cookie", APR_ARRAY_IDX(keep, i, const char *));
+    }
+}
+
+/* Sends token in the response's one session Set-Cookie, replacing any
+ * this chain (or the application) set before. */
+static void ids_send_cookie(request_rec *r, ids_state *st,
+                            const ids_dir_conf *c)
+{
+    request_rec *out = ids_response_req(r);
+    const char *name = ids_cookie_name(c);
+    ids_cookie_attrs a;
+
+    if (st->cookie) {
+        ids_drop_set_cookie(r->pool, out->err_headers_out, st->cookie_name);
+        ids_drop_set_cookie(r->pool, out->headers_out, st->cookie_name);
+    }
+    ids_drop_set_cookie(r->pool, out->err_headers_out, name);
+    ids_drop_set_cookie(r->pool, out->headers_out, name);
+    ids_cookie_attrs_for(r, c, &a);
+    st->cookie = ids_set_cookie(r->pool, name, st->token, &a);
+    st->cookie_name = name;
+    apr_table_addn(out->err_headers_out, "Set-Cookie", st->cookie);
+}
+
+static const char *ids_new_token(request_rec *r, const ids_dir_conf *c,
+                                 const char *what)
+{
+    const ids_keyring *ring = c->ring;
+    apr_size_t nbytes = ids_token_bytes(c);
+    char *t = apr_palloc(r->pool,
+                         ids_token_len(nbytes, ring && ring->n > 0) + 1);
+    apr_status_t rv = ids_token_mint(t, nbytes, ring);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "cannot mint a %s: the random source failed; "
+                      "answering 500 rather than using a weaker token", what);
+        return NULL;
+    }
+    return t;
+}
+
+static const char *ids_log_id_of(apr_pool_t *p, const char *token)
+{
+    char *id = apr_palloc(p, IDS_LOG_ID_CHARS + 1);
+
+    ids_log_id(token, strlen(token), id);
+    return id;
+}
+
+typedef struct {
+    const char *name;
+    apr_size_t namelen;
+    apr_size_t nbytes;
+    const ids_keyring *ring;
+    const char *v;
+    apr_size_t vlen;
+    int seen;
+} ids_scan;
+
+static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
+{
+    const ids_scan *s = ctx;
+
+    return ids_token_ok(v, len, s->nbytes, s->ring);
+}
+
+static int ids_scan_header(void *ctx, const char *key, const char *val)
+{
+    ids_scan *s = ctx;
+
+    s->v = ids_cookie_find(val, s->name, s->namelen, ids_scan_accept, s,
+                           &s->vlen, &s->seen);
+    return s->v == NULL;        /* go on to the next Cookie header */
+}
+
+/* Why the client's cookie was not taken, for LogLevel debug. */
+static const char *ids_reject_reason(request_rec *r, const ids_scan *s)
+{
+    apr_size_t want = ids_token_len(s->nbytes, s->ring && s->ring->n > 0);
+    const char *hdr = apr_table_get(r->headers_in, "Cookie");
+    apr_size_t len = 0;
+    const char *v = hdr ? ids_cookie_find(hdr, s->name, s->namelen, NULL,
+                                          NULL, &len, NULL) : NULL;
+
+    if (v == NULL) {
+        return "malformed";
+    }
+    if (len != want) {
+        return apr_psprintf(r->pool, "%" APR_SIZE_T_FMT " characters, not %"
+                            APR_SIZE_T_FMT, len, want);
+    }
+    if (!ids_random_part_ok(v, IDS_B64URL_LEN(s->nbytes), s->nbytes)) {
+        return "not the base64url this module mints";
+    }
+    return "its tag does not verify under any IDSessionSecret";
+}
+
+static void ids_publish(request_rec *r, const ids_state *st,
+                        const ids_dir_conf *c)
+{
+    apr_table_setn(r->notes, IDS_ENV_TOKEN, st->token);
+    apr_table_setn(r->subprocess_env, IDS_ENV_TOKEN, st->token);
+    apr_table_setn(r->notes, IDS_ENV_LOG_ID, st->log_id);
+    apr_table_setn(r->subprocess_env, IDS_ENV_LOG_ID, st->log_id);
+    if (st->minted) {
+        apr_table_setn(r->notes, IDS_ENV_NEW, "1");
+        apr_table_setn(r->subprocess_env, IDS_ENV_NEW, "1");
+    }
+    if (st->next && c->app_reset == 1) {
+        apr_table_setn(r->notes, IDS_ENV_NEXT, st->next);
+        apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
+    }
+    if (c->header && *c->header) {
+        apr_table_setn(r->headers_in, c->header, st->token);
+    }
+}
+
+static void ids_ensure_filter(request_rec *r)
+{
+    ap_filter_t *f;
+
+    for (f = r->output_filters; f; f = f->next) {
+        if (f->frec == ids_filter_handle) {
+            return;
+        }
+    }
+    ap_add_output_filter_handle(ids_filter_handle, NULL, r, r->connection);
+}
+
+/* The chain's session: the client's well-formed token, or a new one with
+ * its Set-Cookie.  NULL when the random source failed. */
+static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
+{
+    request_rec *root = ids_chain_root(r);
+    ids_state *st = ap_get_module_config(root->request_config,
+                                         &idsession_module);
+    ids_scan s;
+
+    if (st == NULL) {
+        st = apr_pcalloc(root->pool, sizeof(*st));
+        ap_set_module_config(root->request_config, &idsession_module, st);
+
+        s.name = ids_cookie_name(c);
+        s.namelen = strlen(s.name);
+        s.nbytes = ids_token_bytes(c);
+        s.ring = c->ring;
+        s.v = NULL;
+        s.seen = 0;
+        apr_table_do(ids_scan_header, &s, r->headers_in, "Cookie", NULL);
+
+        if (s.v) {
+            st->token = apr_pstrmemdup(root->pool, s.v, s.vlen);
+            st->log_id = ids_log_id_of(root->pool, st->token);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "session cookie %s found (log id %s)",
+                          s.name, st->log_id);
+        }
+        else {
+            if (s.seen && APLOGrdebug(r)) {
+                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                              "session cookie %s rejected (%d seen; first: "
+                              "%s); minting a new token", s.name, s.seen,
+                              ids_reject_reason(r, &s));
+            }
+            st->token = ids_new_token(r, c, "session token");
+            if (st->token == NULL) {
+                st->failed = 1;
+                return NULL;
+            }
+            st->minted = 1;
+            st->log_id = ids_log_id_of(root->pool, st->token);
+            ids_send_cookie(r, st, c);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "session token minted (log id %s)", st->log_id);
+        }
+    }
+    else if (st->failed) {
+        return NULL;
+    }
+    if (c->app_reset == 1 && st->next == NULL) {
+        st->next = ids_new_token(r, c, "next session token");
+        if (st->next == NULL) {
+            return NULL;
+        }
+    }
+    return st;
+}
+
+/* Makes token the session from this response on. */
+static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
+                       const char *token)
+{
+    st->token = token;
+    st->log_id = ids_log_id_of(r->pool, token);
+    st->minted = 1;
+    ids_send_cookie(r, st, c);
+    apr_table_setn(r->notes, IDS_ENV_TOKEN, st->token);
+    apr_table_setn(r->notes, IDS_ENV_LOG_ID, st->log_id);
+    apr_table_setn(r->notes, IDS_ENV_NEW, "1");
+    apr_table_setn(r->subprocess_env, IDS_ENV_TOKEN, st->token);
+    apr_table_setn(r->subprocess_env, IDS_ENV_LOG_ID, st->log_id);
+    apr_table_setn(r->subprocess_env, IDS_ENV_NEW, "1");
+}
+
+/* A fresh token for this response; NULL when the random source failed. */
+static const char *ids_rotate(request_rec *r, const ids_dir_conf *c)
+{
+    request_rec *root = ids_chain_root(r);
+    ids_state *st = ap_get_module_config(root->request_config,
+                                         &idsession_module);
+    const char *token = ids_new_token(r, c, "session token");
+    const char *old = st ? st->log_id : NULL;
+
+    if (token == NULL) {
+        return NULL;
+    }
+    if (st == NULL) {
+        st = apr_pcalloc(root->pool, sizeof(*st));
+        ap_set_module_config(root->request_config, &idsession_module, st);
+    }
+    st->failed = 0;
+    ids_switch(r, st, c, token);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "session reset: log id %s replaces %s", st->log_id,
+                  old ? old : "none");
+    return token;
+}
+
+static int ids_cc_has(void *ctx, const char *key, const char *val)
+{
+    int *found = ctx;
+
+    if (ap_strcasestr(val, "private") || ap_strcasestr(val, "no-store")) {
+        *found = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* A response that sets the session cookie must not be stored by a shared
+ * cache and replayed to someone else; the handler's directives stay. */
+static void ids_make_private(request_rec *r)
+{
+    int found = 0;
+
+    apr_table_do(ids_cc_has, &found, r->headers_out, "Cache-Control", NULL);
+    apr_table_do(ids_cc_has, &found, r->err_headers_out, "Cache-Control",
+                 NULL);
+    if (found) {
+        return;
+    }
+    if (apr_table_get(r->err_headers_out, "Cache-Control")) {
+        apr_table_mergen(r->err_headers_out, "Cache-Control", "private");
+    }
+    else {
+        apr_table_mergen(r->headers_out, "Cache-Control", "private");
+    }
+}
+
+/* 1 if the application's response asks for rotation; the header never
+ * reaches the client. */
+static int ids_app_asked_reset(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_out, IDS_APP_HEADER);
+    const char *ev = apr_table_get(r->err_headers_out, IDS_APP_HEADER);
+    int yes = 0;
+
+    if (v == NULL && ev == NULL) {
+        return 0;
+    }
+    yes = (v && strcmp(v, "1") == 0) || (ev && strcmp(ev, "1") == 0);
+    apr_table_unset(r->headers_out, IDS_APP_HEADER);
+    apr_table_unset(r->err_headers_out, IDS_APP_HEADER);
+    if (!yes) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      IDS_APP_HEADER " ignored: its value is not 1");
+    }
+    return yes;
+}
+
+/* ---- hooks and handler ------------------------------------------------- */
+
+static int ids_fixups(request_rec *r)
+{
+    const ids_dir_conf *c = ids_conf(r);
+    ids_state *st;
+
+    /* A client never chooses what a backend sees as the token. */
+    if (c->header && *c->header) {
+        apr_table_unset(r->headers_in, c->header);
+    }
+    if (c->enabled != 1) {
+        /* A subrequest or internal redirect (php-cgi through mod_actions,
+         * an ErrorDocument) keeps the session its chain already has. */
+        st = (r->main || r->prev) ? ids_state_get(r) : NULL;
+        if (st && st->token && !st->failed) {
+            ids_publish(r, st, c);
+            if (r->main == NULL && st->minted) {
+                ids_ensure_filter(r);
+            }
+        }
+        return DECLINED;
+    }
+    st = ids_session(r, c);
+    if (st == NULL) {
+        /* The ErrorDocument of our own 500 must not fail again. */
+        return r->prev ? DECLINED : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ids_publish(r, st, c);
+    if (r->main == NULL && (st->minted || c->app_reset == 1)) {
+        ids_ensure_filter(r);
+    }
+    return DECLINED;
+}
+
+static void ids_insert_error_filter(request_rec *r)
+{
+    const ids_state *st = ids_state_get(r);
+
+    if (st && r->main == NULL && (st->minted || ids_conf(r)->app_reset == 1)) {
+        ids_ensure_filter(r);
+    }
+}
+
+static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    const ids_dir_conf *c = ids_conf(r);
+    ids_state *st = ids_state_get(r);
+
+    if (st) {
+        if (c->app_reset == 1 && ids_app_asked_reset(r)) {
+            if (st->next) {
+                const char *old = st->log_id;
+                ids_switch(r, st, c, st->next);
+                st->next = NULL;
+                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                              "session rotated by the application: log id "
+                              "%s replaces %s", st->log_id, old);
+            }
+        }
+        if (st->minted && st->cookie) {
+            ids_make_private(r);
+        }
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+static int ids_reset_handler(request_rec *r)
+{
+    const ids_dir_conf *c;
+    const char *target, *next;
+    int rv;
+
+    if (r->handler == NULL || strcmp(r->handler, IDS_HANDLER) != 0) {
+        return DECLINED;
+    }
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", NULL);
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if ((rv = ap_discard_request_body(r)) != OK) {
+        return rv;
+    }
+    c = ids_conf(r);
+    if (ids_rotate(r, c) == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    target = c->reset_redirect ? c->reset_redirect : IDS_DEFAULT_REDIRECT;
+    next = r->args ? ids_query_arg(r->pool, r->args, "next") : NULL;
+    if (next && ids_local_path_ok(r->pool, next)) {
+        target = next;
+    }
+    else if (next) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "reset: next is not a safe local path; "
+                      "redirecting to the default");
+    }
+    apr_table_setn(r->headers_out, "Location", target);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    return r->method_number == M_POST ? HTTP_SEE_OTHER
+                                      : HTTP_MOVED_TEMPORARILY;
+}
+
+/* ---- optional functions ------------------------------------------------ */
+
+static const char *idsession_get_token(request_rec *r)
+{
+    const ids_dir_conf *c = ids_conf(r);
+    ids_state *st = ids_session(r, c);
+
+    if (st == NULL) {
+        return NULL;
+    }
+    ids_publish(r, st, c);
+    if (st->minted) {
+        ids_ensure_filter(ids_response_req(r));
+    }
+    return st->token;
+}
+
+static const char *idsession_reset_token(request_rec *r)
+{
+    const char *token = ids_rotate(r, ids_conf(r));
+
+    if (token) {
+        ids_ensure_filter(ids_response_req(r));
+    }
+    return token;
+}
+
+/* ---- directives -------------------------------------------------------- */
+
+static const char *ids_conflict_check(cmd_parms *cmd, const ids_dir_conf *c)
+{
+    const char *why = ids_prefix_conflict(cmd->temp_pool, c);
+
+    return why ? apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", why,
+                             " (in the same section)", NULL) : NULL;
+}
+
+static const char *ids_bad(cmd_parms *cmd, const char *arg, const char *why)
+{
+    return apr_psprintf(cmd->pool, "%s: '%s' %s", cmd->cmd->name,
+                        ap_escape_logitem(cmd->temp_pool, arg), why);
+}
+
+static const char *set_cookie_name(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+
+    if (!ids_cookie_name_ok(arg)) {
+        return ids_bad(cmd, arg, "is not a cookie name: use an RFC 6265 "
+                       "token (letters, digits and !#$%&'*+-.^_`|~)");
+    }
+    c->cookie_name = arg;
+    return ids_conflict_check(cmd, c);
+}
+
+static const char *set_cookie_path(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+    const unsigned char *s;
+
+    if (arg[0] != '/') {
+        return ids_bad(cmd, arg, "is not a path: it must start with /");
+    }
+    for (s = (const unsigned char *)arg; *s; s++) {
+        if (*s <= 0x20 || *s >= 0x7f || *s == ';') {
+            return ids_bad(cmd, arg, "may not hold ';', spaces, control "
+                           "characters or non-ASCII bytes");
+        }
+    }
+    c->cookie_path = arg;
+    return ids_conflict_check(cmd, c);
+}
+
+static const char *set_cookie_domain(cmd_parms *cmd, void *dv,
+                                     const char *arg)
+{
+    ids_dir_conf *c = dv;
+    const char *s = arg[0] == '.' ? arg + 1 : arg;
+    const char *p;
+
+    if (!*s || strlen(s) > 253 || *s == '.' || *s == '-'
+        || strstr(s, "..")) {
+        return ids_bad(cmd, arg, "is not a domain name");
+    }
+    for (p = s; *p; p++) {
+        if (!apr_isalnum(*p) && *p != '-' && *p != '.') {
+            return ids_bad(cmd, arg, "is not a domain name: use letters, "
+                           "digits, '-' and '.'");
+        }
+    }
+    c->cookie_domain = arg;
+    return ids_conflict_check(cmd, c);
+}
+
+static const char *set_cookie_secure(cmd_parms *cmd, void *dv,
+                                     const char *arg)
+{
+    ids_dir_conf *c = dv;
+
+    if (!strcasecmp(arg, "On")) {
+        c->secure = IDS_SECURE_ON;
+    }
+    else if (!strcasecmp(arg, "Off")) {
+        c->secure = IDS_SECURE_OFF;
+    }
+    else if (!strcasecmp(arg, "Auto")) {
+        c->secure = IDS_SECURE_AUTO;
+    }
+    else {
+        return ids_bad(cmd, arg, "must be On, Off or Auto");
+    }
+    return ids_conflict_check(cmd, c);
+}
+
+static const char *set_cookie_samesite(cmd_parms *cmd, void *dv,
+                                       const char *arg)
+{
+    ids_dir_conf *c = dv;
+
+    if (!strcasecmp(arg, "Strict")) {
+        c->samesite = IDS_SAMESITE_STRICT;
+    }
+    else if (!strcasecmp(arg, "Lax")) {
+        c->samesite = IDS_SAMESITE_LAX;
+    }
+    else if (!strcasecmp(arg, "None")) {
+        c->samesite = IDS_SAMESITE_NONE;
+    }
+    else if (!strcasecmp(arg, "Off")) {
+        c->samesite = IDS_SAMESITE_OFF;
+    }
+    else {
+        return ids_bad(cmd, arg, "must be Strict, Lax, None or Off");
+    }
+    return NULL;
+}
+
+/* A decimal integer in [lo, hi], or an error naming the directive. */
+static const char *ids_parse_int(cmd_parms *cmd, const char *arg,
+                                 apr_int64_t lo, apr_int64_t hi,
+                                 apr_int64_t *out)
+{
+    char *end;
+    apr_int64_t v;
+    const char *s;
+
+    for (s = arg; *s; s++) {
+        if (!apr_isdigit(*s)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a number from %"
+                                APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+                                cmd->cmd->name,
+                                ap_escape_logitem(cmd->temp_pool, arg),
+                                lo, hi);
+        }
+    }
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (!*arg || *end || errno || v < lo || v > hi) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is out of range (%"
+                            APR_INT64_T_FMT " to %" APR_INT64_T_FMT ")",
+                            cmd->cmd->name,
+                            ap_escape_logitem(cmd->temp_pool, arg), lo, hi);
+    }
+    *out = v;
+    return NULL;
+}
+
+static const char *set_max_age(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+
+    return ids_parse_int(cmd, arg, 0, IDS_MAX_AGE_MAX, &c->max_age);
+}
+
+static const char *set_token_bytes(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+    apr_int64_t v;
+    const char *err = ids_parse_int(cmd, arg, IDS_TOKEN_BYTES_MIN,
+                                    IDS_TOKEN_BYTES_MAX, &v);
+
+    if (err == NULL) {
+        c->token_bytes = (int)v;
+    }
+    return err;
+}
+
+static const char *set_reset_redirect(cmd_parms *cmd, void *dv,
+                                      const char *arg)
+{
+    ids_dir_conf *c = dv;
+
+    if (!ids_redirect_config_ok(cmd->temp_pool, arg)) {
+        return ids_bad(cmd, arg, "is neither a safe local path (/...) nor "
+                       "an absolute http(s) URL");
+    }
+    c->reset_redirect = arg;
+    return NULL;
+}
+
+/* Reads a secret file; trailing whitespace is not part of the secret. */
+static const char *ids_read_secret_file(cmd_parms *cmd, const char *path,
+                                        unsigned char **out, apr_size_t *len)
+{
+    const char *fn = ap_server_root_relative(cmd->temp_pool, path);
+    apr_file_t *fd;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    unsigned char *buf;
+    apr_size_t n;
+
+    if (fn == NULL || !*path) {
+        return apr_psprintf(cmd->pool, "%s: invalid file path '%s'",
+                            cmd->cmd->name, path);
+    }
+    rv = apr_file_open(&fd, fn, APR_FOPEN_READ, APR_OS_DEFAULT,
+                       cmd->temp_pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_info_get(&fi, APR_FINFO_SIZE, fd);
+        if (rv == APR_SUCCESS && fi.size > IDS_SECRET_FILE_MAX) {
+            apr_file_close(fd);
+            return apr_psprintf(cmd->pool, "%s: secret file %s is larger "
+                                "than %d bytes", cmd->cmd->name, fn,
+                                IDS_SECRET_FILE_MAX);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        char err[128];
+        return apr_psprintf(cmd->pool, "%s: cannot read secret file %s: %s",
+                            cmd->cmd->name, fn,
+                            apr_strerror(rv, err, sizeof(err)));
+    }
+    n = (apr_size_t)fi.size;
+    buf = apr_palloc(cmd->temp_pool, n + 1);
+    rv = n ? apr_file_read_full(fd, buf, n, &n) : APR_SUCCESS;
+    apr_file_close(fd);
+    if (rv != APR_SUCCESS) {
+        char err[128];
+        return apr_psprintf(cmd->pool, "%s: cannot read secret file %s: %s",
+                            cmd->cmd->name, fn,
+                            apr_strerror(rv, err, sizeof(err)));
+    }
+    while (n > 0 && apr_isspace(buf[n - 1])) {
+        n--;
+    }
+    *out = buf;
+    *len = n;
+    return NULL;
+}
+
+static const char *add_secret(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+    const unsigned char *secret;
+    unsigned char *file_buf = NULL;
+    apr_size_t len;
+    ids_keyring *ring;
+    ids_key *keys;
+    const char *err;
+
+    if (strncmp(arg, "file:", 5) == 0) {
+        err = ids_read_secret_file(cmd, arg + 5, &file_buf, &len);
+        if (err) {
+            return err;
+        }
+        secret = file_buf;
+        if (len < IDS_SECRET_MIN) {
+            OPENSSL_cleanse(file_buf, len);
+            return apr_psprintf(cmd->pool, "%s: the secret in %s is %"
+                                APR_SIZE_T_FMT " bytes; at least %d are "
+                                "needed", cmd->cmd->name, arg + 5, len,
+                                IDS_SECRET_MIN);
+        }
+    }
+    else {
+        secret = (const unsigned char *)arg;
+        len = strlen(arg);
+        if (len < IDS_SECRET_MIN) {
+            return apr_psprintf(cmd->pool, "%s: a secret must be at least "
+                                "%d bytes (this one has %" APR_SIZE_T_FMT
+                                "); the secret is not shown",
+                                cmd->cmd->name, IDS_SECRET_MIN, len);
+        }
+    }
+    /* Each directive copies the ring, so a ring that requests may share
+     * is never written after it is built. */
+    ring = apr_palloc(cmd->pool, sizeof(*ring));
+    ring->n = (c->ring ? c->ring->n : 0) + 1;
+    keys = apr_palloc(cmd->pool, sizeof(ids_key) * ring->n);
+    if (c->ring) {
+        memcpy(keys, c->ring->keys, sizeof(ids_key) * c->ring->n);
+    }
+    ids_key_init(&keys[ring->n - 1], secret, len);
+    ring->keys = keys;
+    c->ring = ring;
+    if (file_buf) {
+        OPENSSL_cleanse(file_buf, len);
+    }
+    return NULL;
+}
+
+static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+
+    if (!strcasecmp(arg, "none")) {
+        c->header = "";
+        return NULL;
+    }
+    if (!ids_cookie_name_ok(arg)) {
+        return ids_bad(cmd, arg, "is not an HTTP header name");
+    }
+    c->header = arg;
+    return NULL;
+}
+
+static const char *set_flag(cmd_parms *cmd, void *dv, int on)
+{
+    char *base = dv;
+
+    *(int *)(base + (apr_size_t)cmd->info) = on;
+    return NULL;
+}
+
+static const command_rec ids_cmds[] = {
+    AP_INIT_FLAG("IDSession", set_flag,
+                 (void *)APR_OFFSETOF(ids_dir_conf, enabled), OR_FILEINFO,
+                 "On to give every request a session token"),
+    AP_INIT_TAKE1("IDSessionCookieName", set_cookie_name, NULL, OR_FILEINFO,
+                  "Name of the session cookie (default _session)"),
+    AP_INIT_TAKE1("IDSessionCookiePath", set_cookie_path, NULL, OR_FILEINFO,
+                  "Path attribute of the session cookie (default /)"),
+    AP_INIT_TAKE1("IDSessionCookieDomain", set_cookie_domain, NULL,
+                  OR_FILEINFO,
+                  "Domain attribute of the session cookie (default none)"),
+    AP_INIT_TAKE1("IDSessionCookieSecure", set_cookie_secure, NULL,
+                  OR_FILEINFO,
+                  "On, Off or Auto (Secure over TLS only; the default)"),
+    AP_INIT_FLAG("IDSessionCookieHttpOnly", set_flag,
+                 (void *)APR_OFFSETOF(ids_dir_conf, httponly), OR_FILEINFO,
+                 "HttpOnly attribute of the session cookie (default On)"),
+    AP_INIT_TAKE1("IDSessionCookieSameSite", set_cookie_samesite, NULL,
+                  OR_FILEINFO, "Strict, Lax (default), None or Off"),
+    AP_INIT_TAKE1("IDSessionCookieMaxAge", set_max_age, NULL, OR_FILEINFO,
+                  "Cookie lifetime in seconds; 0 (default) for a "
+                  "browser-session cookie"),
+    AP_INIT_TAKE1("IDSessionTokenBytes", set_token_bytes, NULL, OR_FILEINFO,
+                  "Random bytes per token, 16 to 192 (default 32)"),
+    AP_INIT_TAKE1("IDSessionResetRedirect", set_reset_redirect, NULL,
+                  OR_FILEINFO,
+                  "Where idsession-reset redirects to (default /)"),
+    AP_INIT_TAKE1("IDSessionSecret", add_secret, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "HMAC secret (or file:/path); the first signs, all verify"),
+    AP_INIT_TAKE1("IDSessionHeader", set_header, NULL, OR_FILEINFO,
+                  "Request header that carries the token to the handler "
+                  "or backend (default none)"),
+    AP_INIT_FLAG("IDSessionAppReset", set_flag,
+                 (void *)APR_OFFSETOF(ids_dir_conf, app_reset), OR_FILEINFO,
+                 "On to offer SESSION_TOKEN_NEXT and honour the "
+                 "application's IDSession-Reset response header"),
+    { NULL }
+};
+
+/* ---- startup ----------------------------------------------------------- */
+
+/* One <Directory> or <Location> section, for the startup check. */
+typedef struct {
+    const ids_dir_conf *conf;
+    const char *key;            /* directory path, or DocumentRoot + URL */
+    const char *label;
+    int is_url;
+} ids_section;
+
+static void ids_warn_once(apr_hash_t *seen, server_rec *s, const char *why,
+                          const char *where)
+{
+    const char *msg = apr_pstrcat(apr_hash_pool_get(seen), why, " after "
+                                  "merging ", where, "; the prefix wins",
+                                  NULL);
+
+    if (!apr_hash_get(seen, msg, APR_HASH_KEY_STRING)) {
+        apr_hash_set(seen, msg, APR_HASH_KEY_STRING, msg);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "%s", msg);
+    }
+}
+
+static int ids_nested(const char *a, const char *b)
+{
+    apr_size_t la = strlen(a), lb = strlen(b);
+
+    return strncmp(a, b, la < lb ? la : lb) == 0;
+}
+
+/* Warns once for each combination of sections whose merged cookie
+ * settings contradict a __Host-/__Secure- prefix: the server's own
+ * settings with one section, and two nested sections (a <Directory> and a
+ * <Location> are matched through DocumentRoot).  A conflict within one
+ * section already failed at parse time; the prefix wins at request time
+ * whatever the sections, also those only .htaccess files bring. */
+static void ids_warn_merged_conflicts(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(p);
+
+    for (; s; s = s->next) {
+        core_server_config *core = ap_get_core_module_config(s->module_config);
+        ids_dir_conf *base = ap_get_module_config(s->lookup_defaults,
+                                                  &idsession_module);
+        apr_array_header_t *secs = apr_array_make(p, 8, sizeof(ids_section));
+        apr_array_header_t *lists[2];
+        ids_section *sec;
+        const char *why;
+        int l, i, j;
+
+        if ((why = ids_prefix_conflict(p, base)) != NULL) {
+            ids_warn_once(seen, s, why, "the main server's and the virtual "
+                          "host's settings");
+            continue;
+        }
+        lists[0] = core->sec_dir;
+        lists[1] = core->sec_url;
+        for (l = 0; l < 2; l++) {
+            ap_conf_vector_t **v = (ap_conf_vector_t **)lists[l]->elts;
+            for (i = 0; i < lists[l]->nelts; i++) {
+                core_dir_config *cd = ap_get_core_module_config(v[i]);
+                ids_dir_conf *c = ap_get_module_config(v[i],
+                                                       &idsession_module);
+                if (c == NULL || cd == NULL || cd->d == NULL || cd->r
+                    || cd->d_is_fnmatch || ids_prefix_conflict(p, c)) {
+                    continue;
+                }
+                sec = apr_array_push(secs);
+                sec->conf = c;
+                sec->is_url = l;
+                sec->label = apr_psprintf(p, "<%s %s>",
+                                          l ? "Location" : "Directory",
+                                          cd->d);
+                sec->key = l ? apr_pstrcat(p, core->ap_document_root,
+                                           cd->d, NULL) : cd->d;
+            }
+        }
+        sec = (ids_section *)secs->elts;
+        for (i = 0; i < secs->nelts; i++) {
+            void *m = ids_merge_dir_conf(p, base, (void *)sec[i].conf);
+            if ((why = ids_prefix_conflict(p, m)) != NULL) {
+                ids_warn_once(seen, s, why, apr_pstrcat(p, sec[i].label,
+                              " with the server's settings", NULL));
+                sec[i].conf = NULL;     /* warned; skip its pairs */
+            }
+        }
+        for (i = 0; i < secs->nelts; i++) {
+            for (j = 0; j < secs->nelts; j++) {
+                const ids_section *a = &sec[i], *b = &sec[j];
+                void *m;
+                /* a merges first: directories before locations, outer
+                 * before inner, as httpd walks them. */
+                if (i == j || !a->conf || !b->conf
+                    || a->is_url > b->is_url
+                    || (a->is_url == b->is_url
+                        && strlen(a->key) > strlen(b->key))
+                    || (a->is_url == b->is_url
+                        && strlen(a->key) == strlen(b->key) && i > j)
+                    || !ids_nested(a->key, b->key)) {
+                    continue;
+                }
+                m = ids_merge_dir_conf(p, ids_merge_dir_conf(p, base,
+                                       (void *)a->conf), (void *)b->conf);
+                if ((why = ids_prefix_conflict(p, m)) != NULL) {
+                    ids_warn_once(seen, s, why, apr_pstrcat(p, a->label,
+                                  " and ", b->label, NULL));
+                }
+            }
+        }
+    }
+}
+
+static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    /* The first pass only checks the configuration. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    ids_warn_merged_conflicts(ptemp, s);
+    return OK;
+}
+
+static void ids_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(ids_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Really first, so that a redirect from mod_rewrite's per-directory
+     * rules, also a fixup, carries the cookie. */
+    ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(ids_reset_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    /* After the content filters, so Cache-Control sees their headers. */
+    ids_filter_handle = ap_register_output_filter(IDS_FILTER, ids_out_filter,
+                                                  NULL, AP_FTYPE_PROTOCOL - 1);
+    APR_REGISTER_OPTIONAL_FN(idsession_get_token);
+    APR_REGISTER_OPTIONAL_FN(idsession_reset_token);
+}
+
+module AP_MODULE_DECLARE_DATA idsession_module = {
+    STANDARD20_MODULE_STUFF,
+    ids_create_dir_conf,        /* create per-directory config */
+    ids_merge_dir_conf,         /* merge per-directory config */
+    NULL,                       /* create per-server config */
+    NULL,                       /* merge per-server config */
+    ids_cmds,                   /* directives */
+    ids_register_hooks          /* register hooks */
+};

@@ -1,0 +1,37 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE. */
+
+/**
+ * @file mod_idsession.h
+ * @brief mod_idsession: a random session token on every request.
+ *
+ * Other modules reach the token through these optional functions:
+ *
+ *   APR_OPTIONAL_FN_TYPE(idsession_get_token) *get =
+ *       APR_RETRIEVE_OPTIONAL_FN(idsession_get_token);
+ *   const char *token = get ? get(r) : NULL;
+ */
+
+#ifndef MOD_IDSESSION_H
+#define MOD_IDSESSION_H
+
+#include "httpd.h"
+#include "apr_optional.h"
+
+#define IDSESSION_VERSION "0.1.0"
+
+/**
+ * The request's session token: the client's well-formed one, or a new one
+ * (with its Set-Cookie) when there is none, also where IDSession is Off.
+ * @return the token, or NULL when the random source failed.
+ */
+APR_DECLARE_OPTIONAL_FN(const char *, idsession_get_token, (request_rec *r));
+
+/**
+ * Replaces the session token for this response: mints a new one and makes
+ * the response carry exactly one Set-Cookie with it, as the reset handler
+ * does.  SESSION_TOKEN in r->notes becomes the new token.
+ * @return the new token, or NULL when the random source failed.
+ */
+APR_DECLARE_OPTIONAL_FN(const char *, idsession_reset_token, (request_rec *r));
+
+#endif /* MOD_IDSESSION_H */
