@@ -1,0 +1,120 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE. */
+
+/*
+ * ids_set_cookie (attribute order: Path, Domain, Max-Age, Expires, Secure,
+ * HttpOnly, SameSite) and ids_set_cookie_is_for.  Expected dates from
+ * `date -u -d @SECONDS '+%a, %d %b %Y %H:%M:%S GMT'`.
+ */
+
+#include <string.h>
+#include "unit.h"
+
+void test_set_cookie(apr_pool_t *p)
+{
+    static const struct {
+        const char *what;
+        const char *path, *domain;
+        apr_int64_t max_age;
+        apr_int64_t now_sec;
+        int secure, httponly;
+        ids_samesite samesite;
+        const char *want;
+    } cases[] = {
+        { "module defaults", "/", NULL, 0, 1700000000, 0, 1, IDS_SAMESITE_LAX,
+          "_session=" T1 "; Path=/; HttpOnly; SameSite=Lax" },
+        { "every attribute", "/app", "example.com", 3600, 1700000000, 1, 1,
+          IDS_SAMESITE_STRICT,
+          "_session=" T1 "; Path=/app; Domain=example.com; Max-Age=3600; "
+          "Expires=Tue, 14 Nov 2023 23:13:20 GMT; Secure; HttpOnly; SameSite=Strict" },
+        { "SameSite=None adds Secure", "/", NULL, 0, 1700000000, 0, 1,
+          IDS_SAMESITE_NONE, "_session=" T1 "; Path=/; Secure; HttpOnly; SameSite=None" },
+        { "SameSite=None with Secure on: Secure once", "/", NULL, 0, 1700000000, 1, 0,
+          IDS_SAMESITE_NONE, "_session=" T1 "; Path=/; Secure; SameSite=None" },
+        { "SameSite Off, nothing else", NULL, NULL, 0, 1700000000, 0, 0,
+          IDS_SAMESITE_OFF, "_session=" T1 },
+        { "Secure only", "/", NULL, 0, 1700000000, 1, 0, IDS_SAMESITE_OFF,
+          "_session=" T1 "; Path=/; Secure" },
+        { "Domain without Path", NULL, ".example.org", 0, 1700000000, 0, 0,
+          IDS_SAMESITE_LAX, "_session=" T1 "; Domain=.example.org; SameSite=Lax" },
+        { "Max-Age 1", "/", NULL, 1, 1700000000, 0, 1, IDS_SAMESITE_LAX,
+          "_session=" T1 "; Path=/; Max-Age=1; Expires=Tue, 14 Nov 2023 22:13:21 GMT; "
+          "HttpOnly; SameSite=Lax" },
+        { "Max-Age ten years", "/", NULL, 315360000, 1700000000, 0, 1, IDS_SAMESITE_LAX,
+          "_session=" T1 "; Path=/; Max-Age=315360000; "
+          "Expires=Fri, 11 Nov 2033 22:13:20 GMT; HttpOnly; SameSite=Lax" },
+        { "Max-Age 2^31-1", "/", NULL, 2147483647, 1700000000, 0, 0, IDS_SAMESITE_OFF,
+          "_session=" T1 "; Path=/; Max-Age=2147483647; "
+          "Expires=Mon, 03 Dec 2091 01:27:27 GMT" },
+        { "Max-Age from the epoch", "/", NULL, 86399, 0, 0, 0, IDS_SAMESITE_OFF,
+          "_session=" T1 "; Path=/; Max-Age=86399; Expires=Thu, 01 Jan 1970 23:59:59 GMT" },
+        { "negative Max-Age is a session cookie", "/", NULL, -5, 1700000000, 0, 1,
+          IDS_SAMESITE_LAX, "_session=" T1 "; Path=/; HttpOnly; SameSite=Lax" },
+        { "__Host- shape", "/", NULL, 0, 1700000000, 1, 1, IDS_SAMESITE_STRICT,
+          "_session=" T1 "; Path=/; Secure; HttpOnly; SameSite=Strict" },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ids_cookie_attrs a;
+
+        memset(&a, 0, sizeof(a));
+        a.path = cases[i].path;
+        a.domain = cases[i].domain;
+        a.max_age = cases[i].max_age;
+        a.now = apr_time_from_sec(cases[i].now_sec);
+        a.secure = cases[i].secure;
+        a.httponly = cases[i].httponly;
+        a.samesite = cases[i].samesite;
+        tap_str_is(ids_set_cookie(p, "_session", T1, &a), cases[i].want,
+                   "set-cookie: %s", cases[i].what);
+    }
+
+    /* Sub-second parts of now are dropped from Expires. */
+    {
+        ids_cookie_attrs a;
+        memset(&a, 0, sizeof(a));
+        a.max_age = 3600;
+        a.now = apr_time_from_sec(1700000000) + 999999;
+        a.samesite = IDS_SAMESITE_OFF;
+        tap_str_is(ids_set_cookie(p, "__Host-id", T1 "." T1_TAG1, &a),
+                   "__Host-id=" T1 "." T1_TAG1 "; Max-Age=3600; "
+                   "Expires=Tue, 14 Nov 2023 23:13:20 GMT",
+                   "set-cookie: other name, signed value, now with microseconds");
+    }
+
+    /* ids_set_cookie_is_for */
+    {
+        static const struct {
+            const char *hdr;
+            int is_for;
+        } cases2[] = {
+            { "_session=" T1 "; Path=/; HttpOnly", 1 },
+            { "_session=", 1 },
+            { " _session=x", 1 },
+            { "\t_session=x", 1 },
+            { "_session =x", 1 },
+            { "_session\t=x", 1 },
+            { "_session2=x", 0 },
+            { "_session_x=x", 0 },
+            { "x_session=x", 0 },
+            { "__session=x", 0 },
+            { "_Session=x", 0 },
+            { "_sessio=x", 0 },
+            { "_session", 0 },
+            { "_session x=1", 0 },
+            { "", 0 },
+            { "other=1; _session=x", 0 },
+            { "other=_session=x", 0 },
+        };
+
+        for (i = 0; i < sizeof(cases2) / sizeof(cases2[0]); i++) {
+            tap_int_is(ids_set_cookie_is_for(cases2[i].hdr, "_session", 8),
+                       cases2[i].is_for, "set_cookie_is_for _session: \"%s\"",
+                       cases2[i].hdr);
+        }
+        tap_int_is(ids_set_cookie_is_for("__Host-id=abc; Path=/", "__Host-id", 9),
+                   1, "set_cookie_is_for __Host-id");
+        tap_int_is(ids_set_cookie_is_for("__Host-id=abc", "__Host-i", 8),
+                   0, "set_cookie_is_for a prefix of the name");
+    }
+}
