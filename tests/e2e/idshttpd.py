@@ -1,0 +1,662 @@
+"""idshttpd -- a small pytest harness that runs Debian's apache2 with mod_idsession.
+
+Modelled on the shape of apache/httpd's test/pyhttpd (generated ServerRoot, curl as the
+client, error log checked after every test); written from scratch for this module.
+
+How to write a test
+-------------------
+    # tests/e2e/test_something.py
+    import pytest
+
+    CONF = '''
+    <Location /s>
+        IDSession On
+    </Location>
+    '''
+
+    @pytest.fixture(scope="module")
+    def httpd(httpd_module_factory):
+        # One server for the whole module; every test hits its own <Location>.
+        h = httpd_module_factory(conf=CONF, modules=["include"], cgi=True, tls=True)
+        h.write("s/index.html", "hello\\n")
+        return h
+
+    def test_mints(httpd):
+        r = httpd.curl("/s/index.html")              # or tls=True for the TLS port
+        assert r.status == 200
+        [c] = r.set_cookies("_session")              # parsed Set-Cookie lines for that name
+        assert len(c.value) == 43 and c.attr("Path") == "/"
+
+    def test_own_server(httpd_factory):                 # a server just for this test
+        h = httpd_factory(conf="IDSession On\\n", mpm="prefork")
+        ...
+
+Pieces:
+- `Httpd(conf=..., modules=[...], mpm="event|worker|prefork", tls=..., cgi=..., php=...)`;
+  `.write(rel, text, mode=None)`, `.write_cgi(rel, text)` (executable), `.start()`, `.stop()`,
+  `.restart(conf=None)`, `.configtest(extra_conf) -> (rc, output)`.
+- In `conf`, `@ROOT@ @DOCROOT@ @PORT@ @TLS_PORT@ @MODULE@ @CERT@ @KEY@` are replaced
+  (no str.format: httpd configs are full of braces).
+- `Httpd(env={...})` adds environment variables for apache2 (e.g. LD_PRELOAD).
+- `.curl(path, headers=[...], method=, data=, cookie_header=str|[str,..], tls=, extra_args=)`
+  runs the real curl (`-s -k -D file --path-as-is --globoff`); returns a `Response`:
+  `.status`, `.headers` (ordered list of (name, value), duplicates kept),
+  `.header(name)`, `.headers_named(name)`, `.set_cookies(cookie_name=None)`, `.body`.
+- `.raw_request(bytes, tls=False)` sends exact bytes over a socket (for Cookie bytes curl
+  cannot send) and parses the answer the same way.
+- Error log: after every test the autouse fixture in conftest.py fails the test when the
+  log holds a `[...:warn]`, `:error]`, `:crit]`, `:alert]` or `:emerg]` line that was not
+  declared with `httpd.expect_log(regex)` during the test. `httpd.log_lines()` gives the
+  lines written since the current test began, `httpd.wait_log(regex)` polls for one.
+  Warnings logged at startup count against the first test that checks that server, so
+  declare them before `start()` (e.g. `h = factory(..., start=False); h.expect_log(..);
+  h.start()`).
+- Base config: Listen 127.0.0.1:<free port>, ServerName 127.0.0.1, User/Group www-data,
+  LogLevel warn idsession:debug, modules mpm_* authz_core mime dir alias env headers (+
+  `modules=[...]` by short name: "include", "rewrite", ...), DocumentRoot @DOCROOT@ with
+  `Require all granted`, `AllowOverride None`. `cgi=True`: mod_cgid (mod_cgi under prefork),
+  `*.cgi` runs anywhere below the docroot, ScriptAlias /cgi-bin/ -> @ROOT@/cgi-bin/.
+  `php=True`: php-cgi via mod_actions (`Action application/x-httpd-php /cgi-bin/php-cgi`,
+  `AddHandler ... .php`) -- an internal redirect to /cgi-bin/php-cgi. `tls=True`: mod_ssl on
+  a second port (`tls_port`) with a throwaway self-signed certificate.
+- Helpers: `ENV_CGI` / `ENV_PHP` (scripts printing SESSION_* as KEY=VALUE lines; parse with
+  `Response.env()`, "<unset>" = UNSET when absent), `token(nbytes)` makes a well-formed token,
+  `token_re(nbytes)` matches one, `get_raw(path, [b"Header: bytes"])` for raw requests.
+- httpd facts worth knowing: a server-level or <Location> `Redirect` answers in
+  translate_name, before any fixups, so it never carries the cookie (use it in <Directory>);
+  httpd answers 400 itself to control characters in header values.
+- Server roots are /tmp/ids-<name>-XXXX (mode 0755: children run as www-data and pytest's
+  own basetemp is 0700) and are removed at the end of the session.
+- `IDS_VALGRIND=1` runs every server as `valgrind ... apache2 -X` (prefork, one process);
+  memcheck errors fail the test that stopped the server. `IDS_KEEP=1` keeps server roots.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+APACHE2 = os.environ.get("APACHE2", "/usr/sbin/apache2")
+CURL = "/usr/bin/curl"
+MODDIR = Path("/usr/lib/apache2/modules")
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+MODULE = Path(os.environ.get("IDS_MODULE", REPO / ".libs" / "mod_idsession.so"))
+VALGRIND = os.environ.get("IDS_VALGRIND") == "1"
+KEEP = os.environ.get("IDS_KEEP") == "1"
+START_TIMEOUT = 90.0 if VALGRIND else 15.0
+REQ_TIMEOUT = 60 if VALGRIND else 15
+
+# Log levels that fail a test unless expected.
+BAD_LOG = re.compile(r"\[[A-Za-z0-9_.-]*:(warn|error|crit|alert|emerg)\]")
+
+# Environment noise that never fails a test (Debian's mod_ssl vs. a newer libssl).
+IGNORED_LOG = [re.compile(r"AH01882: Init: this version of mod_ssl was compiled against")]
+
+# Module names whose LoadModule identifier is not simply "<name>_module".
+_MODULE_ALIASES = {}
+
+_CERT_CACHE = {}
+
+
+UNSET = "<unset>"
+
+# A CGI script printing what mod_idsession exported (KEY=VALUE lines; see Response.env()).
+ENV_CGI = """#!/bin/sh
+[ "$REQUEST_METHOD" = POST ] && cat >/dev/null
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
+for v in SESSION_TOKEN SESSION_TOKEN_NEW SESSION_LOG_ID SESSION_TOKEN_NEXT \\
+         REDIRECT_SESSION_TOKEN REDIRECT_SESSION_TOKEN_NEW HTTP_COOKIE REQUEST_URI; do
+    eval "printf '%s=%s\\n' $v \\"\\${$v-<unset>}\\""
+done
+"""
+
+# The same for PHP (php-cgi): getenv() and $_SERVER.
+ENV_PHP = """<?php header('Content-Type: text/plain');
+foreach (['SESSION_TOKEN', 'SESSION_TOKEN_NEW', 'SESSION_LOG_ID', 'HTTP_COOKIE'] as $v) {
+    $e = getenv($v);
+    echo $v, '=', $e === false ? '<unset>' : $e, "\\n";
+    echo 'SERVER_', $v, '=', isset($_SERVER[$v]) ? $_SERVER[$v] : '<unset>', "\\n";
+}
+"""
+
+
+def token(nbytes=32):
+    """A well-formed token as mod_idsession mints it (unsigned): unpadded base64url."""
+    import base64
+    return base64.urlsafe_b64encode(os.urandom(nbytes)).rstrip(b"=").decode()
+
+
+def token_re(nbytes=32):
+    """Regex for an unsigned token of nbytes random bytes."""
+    return re.compile(r"^[A-Za-z0-9_-]{%d}$" % ((nbytes * 4 + 2) // 3))
+
+
+def free_port():
+    """A currently free loopback TCP port (races are handled by retrying start)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(directory):
+    """A throwaway self-signed cert/key for 127.0.0.1 (one per directory)."""
+    directory = Path(directory)
+    key, cert = directory / "server.key", directory / "server.crt"
+    if not cert.exists():
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-addext", "basicConstraints=critical,CA:FALSE",
+             "-keyout", str(key), "-out", str(cert)],
+            check=True, capture_output=True)
+    return cert, key
+
+
+class SetCookie:
+    """One parsed Set-Cookie value: name, value, ordered attrs [(key, value-or-None)]."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        parts = raw.split(";")
+        first = parts[0]
+        self.name, _, self.value = first.partition("=")
+        self.name = self.name.strip()
+        self.value = self.value.strip()
+        self.attrs = []
+        for p in parts[1:]:
+            p = p.strip()
+            k, eq, v = p.partition("=")
+            self.attrs.append((k.strip(), v.strip() if eq else None))
+
+    def attr(self, key):
+        """Value of the first attribute named key (case-insensitive); '' for flags, None if absent."""
+        for k, v in self.attrs:
+            if k.lower() == key.lower():
+                return "" if v is None else v
+        return None
+
+    def has(self, key):
+        return self.attr(key) is not None
+
+    def attr_names(self):
+        return [k for k, _ in self.attrs]
+
+    def __repr__(self):
+        return "SetCookie(%r)" % self.raw
+
+
+class Response:
+    """A parsed HTTP response: status, ordered header list (duplicates kept), body."""
+
+    def __init__(self, status, headers, body_bytes, status_line="", raw_head=b"", stderr=""):
+        self.status = status
+        self.status_line = status_line
+        self.headers = headers
+        self.body_bytes = body_bytes
+        self.body = body_bytes.decode("utf-8", "replace")
+        self.raw_head = raw_head
+        self.stderr = stderr
+
+    def headers_named(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def header(self, name):
+        vals = self.headers_named(name)
+        return vals[0] if vals else None
+
+    def set_cookies(self, cookie_name=None):
+        """Parsed Set-Cookie headers, optionally only those for cookie_name."""
+        cs = [SetCookie(v) for v in self.headers_named("set-cookie")]
+        if cookie_name is not None:
+            cs = [c for c in cs if c.name == cookie_name]
+        return cs
+
+    def env(self):
+        """Parse a body of KEY=VALUE lines (what the test CGI scripts print) into a dict."""
+        out = {}
+        for line in self.body.splitlines():
+            k, eq, v = line.partition("=")
+            if eq:
+                out[k] = v
+        return out
+
+    def __repr__(self):
+        return "Response(%s, %r, body=%r)" % (self.status, self.headers, self.body[:200])
+
+
+def parse_head(head):
+    """Parse a raw response head (bytes); if several (100 Continue), the last one wins."""
+    blocks = [b for b in re.split(rb"\r?\n\r?\n", head) if b.strip()]
+    if not blocks:
+        raise ValueError("no response head: %r" % head)
+    lines = re.split(rb"\r?\n", blocks[-1])
+    status_line = lines[0].decode("latin-1")
+    m = re.match(r"HTTP/\S+\s+(\d{3})", status_line)
+    if not m:
+        raise ValueError("bad status line %r" % status_line)
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and headers:   # obsolete folding
+            k, v = headers[-1]
+            headers[-1] = (k, v + " " + line.strip().decode("latin-1"))
+            continue
+        k, _, v = line.decode("latin-1").partition(":")
+        headers.append((k.strip(), v.strip()))
+    return int(m.group(1)), headers, status_line
+
+
+def _dechunk(data):
+    out = b""
+    while True:
+        line, sep, rest = data.partition(b"\r\n")
+        if not sep:
+            return out + data
+        try:
+            n = int(line.split(b";")[0], 16)
+        except ValueError:
+            return out + data
+        if n == 0:
+            return out
+        out += rest[:n]
+        data = rest[n + 2:]
+
+
+class Httpd:
+    """One apache2 instance with a generated ServerRoot. See the module docstring."""
+
+    def __init__(self, conf="", modules=(), mpm="event", tls=False, cgi=False, php=False,
+                 idsession=True, debug=True, base_dir=None, name="httpd", env=None):
+        if VALGRIND:
+            mpm = "prefork"
+        self.mpm = mpm
+        self.tls = tls
+        self.cgi = cgi or php
+        self.php = php
+        self.idsession = idsession
+        self.debug = debug
+        self.modules = list(modules)
+        self.conf = conf
+        self.env = dict(env or {})   # extra environment for apache2 (e.g. LD_PRELOAD)
+        self.root = Path(tempfile.mkdtemp(prefix="ids-%s-" % name, dir=base_dir))
+        os.chmod(self.root, 0o755)   # children run as www-data and must reach htdocs
+        self.docroot = self.root / "htdocs"
+        for d in ("htdocs", "logs", "run", "conf", "cgi-bin"):
+            (self.root / d).mkdir(mode=0o755, exist_ok=True)
+        os.chmod(self.root / "run", 0o777)
+        self.error_log = self.root / "logs" / "error_log"
+        self.conf_file = self.root / "conf" / "httpd.conf"
+        self.port = free_port()
+        self.tls_port = free_port() if tls else None
+        self.cert = self.key = None
+        if tls:
+            self.cert, self.key = make_cert(self.root / "conf")
+        self.proc = None
+        self.valgrind_log = self.root / "logs" / "valgrind.log"
+        self._checked = 0          # error-log offset already checked
+        self._test_start = 0       # error-log offset when the current test began
+        self._expected = []        # regexes declared by the current test
+        self.started_once = False
+        if php:
+            self.write_cgi("cgi-bin/php-cgi", "#!/bin/sh\nexec /usr/bin/php-cgi \"$@\"\n",
+                           under=".")
+
+    # ---- files -------------------------------------------------------------------------
+
+    def path(self, rel):
+        return self.docroot / rel
+
+    def write(self, rel, text, mode=None, under=None):
+        """Write a file below the docroot (or below `under`, relative to the ServerRoot)."""
+        base = self.docroot if under is None else self.root / under
+        p = base / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        for parent in p.relative_to(self.root).parents:
+            if str(parent) != ".":
+                os.chmod(self.root / parent, 0o755)
+        data = text.encode() if isinstance(text, str) else text
+        p.write_bytes(data)
+        os.chmod(p, mode if mode is not None else 0o644)
+        return p
+
+    def write_cgi(self, rel, text, under=None):
+        """Write an executable script (CGI); `under` as in write()."""
+        return self.write(rel, text, mode=0o755, under=under)
+
+    # ---- configuration -----------------------------------------------------------------
+
+    def subst(self, text):
+        reps = {"@ROOT@": str(self.root), "@DOCROOT@": str(self.docroot),
+                "@PORT@": str(self.port), "@TLS_PORT@": str(self.tls_port),
+                "@MODULE@": str(MODULE), "@CERT@": str(self.cert), "@KEY@": str(self.key)}
+        for k, v in reps.items():
+            text = text.replace(k, v)
+        return text
+
+    def _load(self, name):
+        ident = _MODULE_ALIASES.get(name, name + "_module")
+        return "LoadModule %s %s\n" % (ident, MODDIR / ("mod_%s.so" % name))
+
+    def render(self, conf=None, idsession=None):
+        """The full httpd.conf text for `conf` (default: this server's own)."""
+        conf = self.conf if conf is None else conf
+        idsession = self.idsession if idsession is None else idsession
+        mods = ["mpm_" + self.mpm, "authz_core", "mime", "dir", "alias", "env", "headers"]
+        if self.cgi:
+            mods.append("cgi" if self.mpm == "prefork" else "cgid")
+        if self.php:
+            mods.append("actions")
+        if self.tls:
+            mods += ["socache_shmcb", "ssl"]
+        for m in self.modules:
+            if m not in mods:
+                mods.append(m)
+        out = [
+            "# generated by tests/e2e/idshttpd.py\n",
+            'ServerRoot "%s"\n' % self.root,
+            'DefaultRuntimeDir "%s/run"\n' % self.root,
+            'PidFile "%s/run/httpd.pid"\n' % self.root,
+            "ServerName 127.0.0.1\n",
+            "Listen 127.0.0.1:%d\n" % self.port,
+        ]
+        out += [self._load(m) for m in mods]
+        if idsession:
+            out.append("LoadModule idsession_module %s\n" % MODULE)
+        out += [
+            "User www-data\nGroup www-data\n",
+            'ErrorLog "%s"\n' % self.error_log,
+            "LogLevel warn%s\n" % (" idsession:debug" if (self.debug and idsession) else ""),
+            "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b\" common\n",
+            'CustomLog "%s/logs/access_log" common\n' % self.root,
+            "TypesConfig /etc/mime.types\n",
+            "Timeout 30\nKeepAlive On\n",
+            'DocumentRoot "%s"\n' % self.docroot,
+            '<Directory "%s">\n  Require all granted\n  AllowOverride None\n</Directory>\n' % self.root,
+            "DirectoryIndex index.html\n",
+        ]
+        if self.mpm == "prefork":
+            out.append("StartServers 2\nMinSpareServers 1\nMaxSpareServers 4\n"
+                       "MaxRequestWorkers 16\n")
+        else:
+            out.append("StartServers 1\nServerLimit 4\nThreadsPerChild 8\nThreadLimit 8\n"
+                       "MinSpareThreads 1\nMaxSpareThreads 16\nMaxRequestWorkers 32\n")
+        if self.cgi:
+            if self.mpm != "prefork":
+                out.append('ScriptSock "%s/run/cgisock"\n' % self.root)
+            out.append('ScriptAlias /cgi-bin/ "%s/cgi-bin/"\n' % self.root)
+            out.append('<Directory "%s">\n  Options +ExecCGI\n  AddHandler cgi-script .cgi\n'
+                       '</Directory>\n' % self.docroot)
+        if self.php:
+            out.append("Action application/x-httpd-php /cgi-bin/php-cgi\n"
+                       "AddHandler application/x-httpd-php .php\n")
+        if self.tls:
+            out.append("Listen 127.0.0.1:%d\n" % self.tls_port)
+            out.append('SSLSessionCache "shmcb:%s/run/ssl_scache(64000)"\n' % self.root)
+            out.append("<VirtualHost 127.0.0.1:%d>\n  SSLEngine on\n"
+                       '  SSLCertificateFile "%s"\n  SSLCertificateKeyFile "%s"\n'
+                       "</VirtualHost>\n" % (self.tls_port, self.cert, self.key))
+        out.append("\n# ---- test configuration ----\n")
+        out.append(self.subst(conf))
+        out.append("\n")
+        return "".join(out)
+
+    def configtest(self, extra_conf="", idsession=True):
+        """Run `apache2 -t` on this server's base config + extra_conf. Returns (rc, output)."""
+        f = self.root / "conf" / "configtest.conf"
+        f.write_text(self.render(conf=extra_conf, idsession=idsession))
+        p = subprocess.run([APACHE2, "-t", "-f", str(f)], capture_output=True, text=True,
+                           timeout=60)
+        return p.returncode, (p.stdout + p.stderr)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def _check_module(self):
+        if self.idsession and not MODULE.exists():
+            raise RuntimeError("%s is missing: run `make` in %s first" % (MODULE, REPO))
+
+    def start(self):
+        """Write httpd.conf, start apache2 in the foreground, poll until it answers."""
+        self._check_module()
+        last = None
+        for _ in range(4):   # retry on port races with parallel test runs
+            self.conf_file.write_text(self.render())
+            try:
+                self._start_once()
+                self.started_once = True
+                return self
+            except RuntimeError as e:
+                last = e
+                if "Address already in use" not in str(e) and "could not bind" not in str(e):
+                    raise
+                self.port = free_port()
+                if self.tls:
+                    self.tls_port = free_port()
+        raise last
+
+    def _cmd(self):
+        if VALGRIND:
+            return ["valgrind", "--tool=memcheck", "--error-exitcode=99",
+                    "--log-file=%s" % self.valgrind_log, "--num-callers=40",
+                    "--suppressions=%s" % (HERE / "valgrind.supp"),
+                    "--leak-check=full", "--errors-for-leak-kinds=definite", "--vgdb=no",
+                    "--show-leak-kinds=definite", "--trace-children=no",
+                    APACHE2, "-X", "-f", str(self.conf_file)]
+        return [APACHE2, "-DFOREGROUND", "-f", str(self.conf_file)]
+
+    def _start_once(self):
+        log_pos = self.error_log.stat().st_size if self.error_log.exists() else 0
+        self._stdout = open(self.root / "logs" / "stdout", "ab")
+        env = dict(os.environ, **self.env) if self.env else None
+        self.proc = subprocess.Popen(self._cmd(), stdin=subprocess.DEVNULL, stdout=self._stdout,
+                                     stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                out = (self.root / "logs" / "stdout").read_text(errors="replace")
+                log = self._read_log(log_pos)
+                rc, self.proc = self.proc.returncode, None
+                self._stdout.close()
+                raise RuntimeError("apache2 exited with %s:\n%s\n%s" % (
+                    rc, out[-3000:], log[-3000:]))
+            if self._answers():
+                return
+            time.sleep(0.05)   # polling interval, not synchronisation
+        self._kill()
+        raise RuntimeError("apache2 did not answer within %ss; log:\n%s"
+                           % (START_TIMEOUT, self._read_log(log_pos)[-3000:]))
+
+    def _answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                s.sendall(b"OPTIONS * HTTP/1.0\r\n\r\n")
+                s.settimeout(REQ_TIMEOUT)
+                return s.recv(12).startswith(b"HTTP/")
+        except OSError:
+            return False
+
+    def _kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def stop(self):
+        """SIGTERM the parent and wait for it to exit; valgrind errors raise AssertionError."""
+        if not self.proc:
+            return
+        proc = self.proc
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60 if VALGRIND else 20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise RuntimeError("apache2 did not stop on SIGTERM")
+        self.proc = None
+        self._stdout.close()
+        if VALGRIND:
+            self._check_valgrind(proc.returncode)
+
+    def _check_valgrind(self, rc):
+        text = self.valgrind_log.read_text(errors="replace") if self.valgrind_log.exists() else ""
+        m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        if rc == 99 or (m and int(m.group(1)) > 0):
+            raise AssertionError("valgrind reported errors (%s):\n%s" % (
+                self.valgrind_log, text[-8000:]))
+
+    def restart(self, conf=None):
+        """Stop, optionally replace the test configuration, start again."""
+        self.stop()
+        if conf is not None:
+            self.conf = conf
+        return self.start()
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            if not KEEP:
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    # ---- error log ---------------------------------------------------------------------
+
+    def _read_log(self, pos=0):
+        try:
+            with open(self.error_log, "rb") as f:
+                f.seek(pos)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def expect_log(self, regex):
+        """Declare that warn/error lines matching regex are expected in the current test."""
+        self._expected.append(re.compile(regex))
+
+    def log_lines(self):
+        """Error-log lines written since the current test began (all levels)."""
+        return self._read_log(self._test_start).splitlines()
+
+    def wait_log(self, regex, timeout=10.0):
+        """Poll until a line matching regex shows up since the test began; return it."""
+        rx = re.compile(regex)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_lines():
+                if rx.search(line):
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError("no log line matching %r; got:\n%s"
+                                     % (regex, "\n".join(self.log_lines()[-30:])))
+            time.sleep(0.05)
+
+    def begin_test(self):
+        self._test_start = self.error_log.stat().st_size if self.error_log.exists() else 0
+        self._expected = []
+
+    def unexpected_log_lines(self):
+        """warn+ lines since the last check that no expect_log() regex matches; advances."""
+        try:
+            with open(self.error_log, "rb") as f:
+                f.seek(self._checked)
+                raw = f.read()
+        except FileNotFoundError:
+            raw = b""
+        self._checked += len(raw)
+        text = raw.decode("utf-8", "replace")
+        bad = [l for l in text.splitlines()
+               if BAD_LOG.search(l)
+               and not any(rx.search(l) for rx in self._expected + IGNORED_LOG)]
+        self._expected = []
+        return bad
+
+    # ---- clients -----------------------------------------------------------------------
+
+    def url(self, path, tls=False):
+        if tls:
+            return "https://127.0.0.1:%d%s" % (self.tls_port, path)
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def curl(self, path, headers=(), method=None, data=None, cookie_header=None, tls=False,
+             extra_args=(), http10=False):
+        """Run curl once; see module docstring. cookie_header may be a str or list of str
+        (each becomes its own `Cookie:` line; httpd merges them with ", ")."""
+        tmp = Path(tempfile.mkdtemp(prefix="curl-", dir=self.root))
+        hdr, body = tmp / "head", tmp / "body"
+        args = [CURL, "-s", "-k", "--path-as-is", "--globoff", "-D", str(hdr), "-o", str(body),
+                "--max-time", str(REQ_TIMEOUT)]
+        if http10:
+            args.append("--http1.0")
+        if method == "HEAD":
+            args.append("-I")
+        elif method:
+            args += ["-X", method]
+        if data is not None:
+            args += ["--data-binary", "@-"]
+        if cookie_header is not None:
+            if isinstance(cookie_header, (str, bytes)):
+                cookie_header = [cookie_header]
+            for c in cookie_header:
+                args += ["-H", (b"Cookie: " + c) if isinstance(c, bytes) else "Cookie: " + c]
+        for h in headers:
+            args += ["-H", h]
+        args += list(extra_args)
+        args.append(self.url(path, tls=tls))
+        inp = data.encode() if isinstance(data, str) else data
+        p = subprocess.run(args, input=inp, capture_output=True, timeout=REQ_TIMEOUT + 10)
+        try:
+            if p.returncode != 0 and not hdr.exists():
+                raise RuntimeError("curl failed rc=%d: %s" % (p.returncode, p.stderr))
+            head = hdr.read_bytes()
+            status, headers_l, sl = parse_head(head)
+            # with -I curl also writes the head to -o; a HEAD response has no body.
+            b = body.read_bytes() if body.exists() and method != "HEAD" else b""
+            return Response(status, headers_l, b, sl, head, p.stderr.decode(errors="replace"))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def raw_request(self, data, tls=False):
+        """Send exact request bytes (add `Connection: close` yourself, or use HTTP/1.0),
+        read until the server closes, and parse the response."""
+        port = self.tls_port if tls else self.port
+        sock = socket.create_connection(("127.0.0.1", port), timeout=REQ_TIMEOUT)
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname="localhost")
+        with sock:
+            sock.sendall(data)
+            chunks = []
+            while True:
+                try:
+                    c = sock.recv(65536)
+                except (ConnectionResetError, ssl.SSLEOFError):
+                    break
+                if not c:
+                    break
+                chunks.append(c)
+        raw = b"".join(chunks)
+        head, sep, body = raw.partition(b"\r\n\r\n")
+        status, headers_l, sl = parse_head(head + b"\r\n\r\n")
+        r = Response(status, headers_l, body, sl, head)
+        if (r.header("transfer-encoding") or "").lower() == "chunked":
+            r = Response(status, headers_l, _dechunk(body), sl, head)
+        return r
+
+    def get_raw(self, path, header_lines=(), method=b"GET", tls=False):
+        """Convenience for raw_request: an HTTP/1.1 request with Host and Connection: close,
+        plus header_lines given as bytes (sent exactly, CRLF added)."""
+        req = method + b" " + (path.encode() if isinstance(path, str) else path) + b" HTTP/1.1\r\n"
+        req += b"Host: 127.0.0.1\r\nConnection: close\r\n"
+        for h in header_lines:
+            req += h + b"\r\n"
+        return self.raw_request(req + b"\r\n", tls=tls)
