@@ -1,0 +1,58 @@
+<?php
+// The PHP side of the demo: mod_idsession hands the session token to PHP in
+// $_SERVER, under php-cgi, mod_php and PHP-FPM alike.
+
+function env(string $name): string
+{
+    $v = $_SERVER[$name] ?? getenv($name);
+    return is_string($v) ? $v : '';
+}
+
+function h(string $s): string
+{
+    return htmlspecialchars($s, ENT_QUOTES | ENT_HTML5, 'UTF-8');
+}
+
+// Who is logged in: login.php stores the user under the session's log id.
+function logged_in_user(string $log_id): string
+{
+    $state = env('IDS_DEMO_STATE');
+    if ($state === '' || !preg_match('/^[0-9a-f]{16}$/', $log_id)) {
+        return '';
+    }
+    $user = @file_get_contents($state . '/session-' . $log_id);
+    return $user === false ? '' : trim($user);
+}
+
+$token  = env('SESSION_TOKEN');
+$new    = env('SESSION_TOKEN_NEW') === '1';
+$log_id = env('SESSION_LOG_ID');
+$user   = logged_in_user($log_id);
+?>
+<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>mod_idsession demo: PHP</title></head>
+<body>
+<h1>mod_idsession demo: a PHP page</h1>
+<p>This page is <code>demo/index.php</code>, run by php-cgi.</p>
+<table>
+<tr><th align="left">SESSION_TOKEN</th>
+    <td><code><?= h($token !== '' ? $token : '(unset: is IDSession On here?)') ?></code></td></tr>
+<tr><th align="left">SESSION_LOG_ID</th><td><code><?= h($log_id) ?></code></td></tr>
+<tr><th align="left">where it came from</th>
+    <td><?= $new ? 'minted by this request: the response carries a Set-Cookie with it'
+                 : 'read from your cookie: no Set-Cookie this time' ?></td></tr>
+<tr><th align="left">logged in as</th>
+    <td><?= $user !== '' ? h($user) : '(nobody: <a href="/login.php">log in</a>)' ?></td></tr>
+</table>
+<p>Reload: the token stays the same.
+<a href="/reset">Reset the session</a>: the token changes, and a login bound
+to the old token is gone.</p>
+<form method="post" action="/reset?next=/">
+<button type="submit">Reset with POST</button>
+</form>
+<p><a href="/cgi-bin/index.cgi">The CGI page</a> &middot;
+<a href="/login.php">Log in without a redirect</a> &middot;
+<a href="/server-info?mod_idsession.c">The module in mod_info</a></p>
+</body>
+</html>

@@ -1,0 +1,64 @@
+#!/bin/bash
+# make deb: builds libapache2-mod-idsession_<version>_<arch>.deb the Debian
+# way (debian/, dh with dh_apache2, dpkg-buildpackage -b) in a clean copy of
+# the source tree, and leaves the .deb in build/ (IDS_DEB_OUTDIR overrides).
+#
+# The version is defined once, as IDSESSION_VERSION in mod_idsession.h;
+# debian/changelog and CHANGES must name the same version, or this fails.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=${IDS_DEB_OUTDIR:-$repo/build}
+pkg=libapache2-mod-idsession
+
+die() { echo "build-deb.sh: $*" >&2; exit 1; }
+
+command -v dpkg-buildpackage >/dev/null ||
+    die "dpkg-buildpackage not found: apt-get install dpkg-dev debhelper fakeroot"
+
+version=$(sed -n 's/^#define IDSESSION_VERSION "\(.*\)"$/\1/p' "$repo/mod_idsession.h")
+[ -n "$version" ] || die "no #define IDSESSION_VERSION \"x.y.z\" in mod_idsession.h"
+
+deb_version=$(dpkg-parsechangelog -l "$repo/debian/changelog" -S Version)
+if [ "$deb_version" != "$version" ]; then
+    die "debian/changelog is at $deb_version but mod_idsession.h says $version;" \
+        "add an entry: dch -v $version -c debian/changelog (package devscripts)" \
+        "or edit debian/changelog by hand"
+fi
+changes_version=$(sed -n 's/^Changes with mod_idsession \(.*\)$/\1/p' "$repo/CHANGES" | head -n1)
+[ "$changes_version" = "$version" ] ||
+    die "CHANGES starts with version '$changes_version', not $version"
+
+for doc in $(cat "$repo/debian/$pkg.docs"); do
+    [ -f "$repo/$doc" ] || die "$doc is missing (debian/$pkg.docs ships it)"
+done
+
+arch=$(dpkg-architecture -qDEB_HOST_ARCH)
+deb=${pkg}_${version}_${arch}.deb
+
+# A clean copy: no build products of the working tree, and dpkg-buildpackage
+# writes its results next to the source directory, here inside $work.
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d "$out/deb-build.XXXXXX")
+src=$work/$pkg-$version
+mkdir "$src"
+if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # Tracked and untracked files, less what .gitignore names.
+    (cd "$repo" && git ls-files -z --cached --others --exclude-standard |
+        tar --null --ignore-failed-read -T - -cf -) 2>/dev/null | tar -xf - -C "$src"
+else
+    tar -C "$repo" --exclude=./build --exclude=.libs --exclude='*.o' \
+        --exclude='*.lo' --exclude='*.slo' --exclude='*.la' --exclude='*.deb' \
+        -cf - . | tar -xf - -C "$src"
+fi
+[ -f "$src/debian/rules" ] || die "copying the source tree to $src failed"
+
+echo "build-deb.sh: building $deb in $src" >&2
+(cd "$src" && dpkg-buildpackage -us -uc -b) ||
+    die "dpkg-buildpackage failed; the tree is kept in $work"
+
+[ -f "$work/$deb" ] || die "dpkg-buildpackage made no $deb (see $work)"
+mv -f "$work/$deb" "$out/$deb"
+rm -rf "$work"
+echo "$out/$deb"

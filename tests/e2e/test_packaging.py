@@ -1,0 +1,301 @@
+"""Packaging: `make deb`, `make install`/`uninstall` with DESTDIR, the a2enmod files.
+
+Nothing here changes the machine: the .deb is built in a temporary directory and only
+inspected and unpacked, and `make install` goes to a DESTDIR.  What the installed files
+must do is checked with `apache2 -t` on a generated minimal config.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import idshttpd
+
+REPO = idshttpd.REPO
+APACHE2 = idshttpd.APACHE2
+MODDIR = idshttpd.MODDIR
+PKG = "libapache2-mod-idsession"
+INCLUDEDIR = Path("/usr/include/apache2")
+MODS_AVAILABLE = Path("/etc/apache2/mods-available")
+INSTALLED_SO = MODDIR / "mod_idsession.so"
+
+
+def run(args, env=None, cwd=REPO, timeout=600):
+    """Run a command; fail the test with its output unless it exits 0."""
+    p = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+                       timeout=timeout, env=dict(os.environ, **(env or {})))
+    assert p.returncode == 0, "%s -> %d\n%s\n%s" % (
+        " ".join(map(str, args)), p.returncode, p.stdout[-4000:], p.stderr[-4000:])
+    return p.stdout
+
+
+def header_version():
+    text = (REPO / "mod_idsession.h").read_text()
+    m = re.search(r'^#define IDSESSION_VERSION "([^"]+)"$', text, re.M)
+    assert m, "mod_idsession.h defines no IDSESSION_VERSION"
+    return m.group(1)
+
+
+def module_directives():
+    """The directive names in the module's command table."""
+    names = re.findall(r'AP_INIT_[A-Z0-9_]+\(\s*"([A-Za-z]+)"', (REPO / "mod_idsession.c").read_text())
+    assert names, "no AP_INIT_* directives found in mod_idsession.c"
+    return names
+
+
+def uncomment(conf_text):
+    """The .conf with every example line switched on.  Prose comments are `# text`
+    (one space after the hash); example lines are `#Directive ...`, or `#    Directive`
+    inside an example section."""
+    return re.sub(r"^(\s*)#(?!( \S|$))", r"\1", conf_text, flags=re.M)
+
+
+def configtest(root, load_text, conf_text, so_path, mpm="event", modules=(), body=""):
+    """`apache2 -t` and `apache2 -t -D DUMP_MODULES` on a minimal config that includes
+    the given .load (its module path replaced by so_path) and .conf, as Debian's
+    apache2.conf does, then `body`."""
+    root = Path(root)
+    (root / "run").mkdir(exist_ok=True)
+    load = root / "idsession.load"
+    conf = root / "idsession.conf"
+    load.write_text(load_text.replace(str(INSTALLED_SO), str(so_path)))
+    conf.write_text(conf_text)
+    httpd_conf = root / "httpd.conf"
+    httpd_conf.write_text(
+        'ServerRoot "%s"\n' % root
+        + 'DefaultRuntimeDir "%s/run"\nPidFile "%s/run/httpd.pid"\n' % (root, root)
+        + "ServerName 127.0.0.1\nListen 127.0.0.1:%d\n" % idshttpd.free_port()
+        + 'ErrorLog "%s/error_log"\n' % root
+        + "".join("LoadModule %s_module %s\n" % (m, MODDIR / ("mod_%s.so" % m))
+                  for m in ["mpm_" + mpm, "authz_core"] + list(modules))
+        + 'Include "%s"\nInclude "%s"\n' % (load, conf)
+        + body)
+    rc, out = 0, ""
+    for extra in ([], ["-D", "DUMP_MODULES"]):
+        p = subprocess.run([APACHE2, "-t"] + extra + ["-f", str(httpd_conf)],
+                           capture_output=True, text=True, timeout=60)
+        rc, out = rc or p.returncode, out + p.stdout + p.stderr
+    return rc, out
+
+
+def assert_configtest_ok(*args, **kw):
+    rc, out = configtest(*args, **kw)
+    assert rc == 0 and "Syntax OK" in out, out
+    assert "idsession_module (shared)" in out, out
+
+
+# ---- the version, defined once -------------------------------------------------------
+
+
+def test_version_agrees_everywhere():
+    version = header_version()
+    changelog = run(["dpkg-parsechangelog", "-l", REPO / "debian" / "changelog",
+                     "-S", "Version"]).strip()
+    assert changelog == version, "debian/changelog %s != mod_idsession.h %s" % (
+        changelog, version)
+    first = re.search(r"^Changes with mod_idsession (\S+)$",
+                      (REPO / "CHANGES").read_text(), re.M)
+    assert first and first.group(1) == version
+
+
+def test_build_deb_refuses_a_version_mismatch(tmp_path):
+    # A tree whose header says another version than debian/changelog.
+    for rel in ("scripts/build-deb.sh", "debian/changelog", "CHANGES"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, tmp_path / rel)
+    (tmp_path / "mod_idsession.h").write_text('#define IDSESSION_VERSION "9.9.9"\n')
+    p = subprocess.run([tmp_path / "scripts" / "build-deb.sh"], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, IDS_DEB_OUTDIR=str(tmp_path)))
+    assert p.returncode != 0
+    assert "debian/changelog is at %s" % header_version() in p.stderr
+    assert "9.9.9" in p.stderr
+    assert not list(tmp_path.glob("*.deb"))
+
+
+def test_license_is_apache_2():
+    text = (REPO / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    common = Path("/usr/share/common-licenses/Apache-2.0")
+    if common.exists():
+        assert text == common.read_text()
+
+
+# ---- conf/: the a2enmod files ---------------------------------------------------------
+
+
+def test_load_file_names_the_installed_module():
+    lines = [l for l in (REPO / "conf" / "idsession.load").read_text().splitlines()
+             if l.strip() and not l.lstrip().startswith("#")]
+    assert lines == ["LoadModule idsession_module %s" % INSTALLED_SO]
+
+
+def test_conf_shows_every_directive_commented():
+    text = (REPO / "conf" / "idsession.conf").read_text()
+    for name in module_directives():
+        assert re.search(r"^\s*#%s\s" % name, text, re.M), \
+            "conf/idsession.conf does not show %s" % name
+    # Shown, not set: loading the module with this .conf changes nothing.
+    assert not re.search(r"^\s*IDSession", text, re.M)
+
+
+def test_conf_with_every_example_switched_on_passes_configtest(tmp_path):
+    # The shown defaults and examples are valid as written (a secret file aside).
+    secret = tmp_path / "idsession.secret"
+    secret.write_text("s" * 48 + "\n")
+    conf = uncomment((REPO / "conf" / "idsession.conf").read_text())
+    conf = conf.replace("/etc/apache2/idsession.secret", str(secret))
+    assert re.search(r"^\s*IDSessionSecret ", conf, re.M)
+    assert_configtest_ok(tmp_path, (REPO / "conf" / "idsession.load").read_text(), conf,
+                         idshttpd.MODULE)
+
+
+@pytest.mark.parametrize("example, mpm, modules, extra", [
+    ("mod_php.conf", "prefork", ["mime"],
+     "Include /etc/apache2/mods-available/php8.2.load\n"
+     "Include /etc/apache2/mods-available/php8.2.conf\n"),
+    ("php-fpm.conf", "event", ["proxy", "proxy_fcgi"], ""),
+])
+def test_php_examples_pass_configtest(tmp_path, example, mpm, modules, extra):
+    if extra and not Path("/etc/apache2/mods-available/php8.2.load").exists():
+        pytest.skip("libapache2-mod-php is not installed (scripts/deps.sh test installs it)")
+    text = (REPO / "conf" / example).read_text().replace("/var/www/app", str(tmp_path))
+    assert "IDSession On" in text
+    assert_configtest_ok(tmp_path, (REPO / "conf" / "idsession.load").read_text(),
+                         (REPO / "conf" / "idsession.conf").read_text(), idshttpd.MODULE,
+                         mpm=mpm, modules=modules, body=extra + text)
+
+
+# ---- make install / uninstall -----------------------------------------------------------
+
+
+@pytest.fixture
+def destdir():
+    d = Path(tempfile.mkdtemp(prefix="ids-destdir-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def make_install(destdir, target="install"):
+    return run(["make", "--no-print-directory", target, "DESTDIR=%s" % destdir],
+               env={"MODS_AVAILABLE": str(MODS_AVAILABLE)})
+
+
+def installed(destdir):
+    return {
+        "so": destdir / INSTALLED_SO.relative_to("/"),
+        "h": destdir / (INCLUDEDIR / "mod_idsession.h").relative_to("/"),
+        "load": destdir / (MODS_AVAILABLE / "idsession.load").relative_to("/"),
+        "conf": destdir / (MODS_AVAILABLE / "idsession.conf").relative_to("/"),
+    }
+
+
+def test_make_install_destdir_puts_files_in_place(destdir):
+    make_install(destdir)
+    f = installed(destdir)
+    for p in f.values():
+        assert p.is_file(), "%s not installed" % p
+        assert p.stat().st_mode & 0o777 == 0o644, "%s: mode %o" % (p, p.stat().st_mode)
+    assert f["so"].read_bytes() == idshttpd.MODULE.read_bytes()
+    assert f["h"].read_text() == (REPO / "mod_idsession.h").read_text()
+    assert f["conf"].read_text() == (REPO / "conf" / "idsession.conf").read_text()
+    # The .load names the final location, not the staging directory.
+    assert f["load"].read_text() == (REPO / "conf" / "idsession.load").read_text()
+    assert str(destdir) not in f["load"].read_text()
+    # Nothing else: no .la, no httpd.conf edit.
+    files = sorted(p for p in destdir.rglob("*") if p.is_file())
+    assert files == sorted(f.values())
+
+
+def test_installed_load_and_conf_pass_configtest(destdir, tmp_path):
+    make_install(destdir)
+    f = installed(destdir)
+    assert_configtest_ok(tmp_path, f["load"].read_text(), f["conf"].read_text(), f["so"])
+
+
+def test_make_uninstall_destdir_removes_them(destdir):
+    make_install(destdir)
+    out = make_install(destdir, "uninstall")
+    for p in installed(destdir).values():
+        assert not p.exists(), "%s left behind" % p
+        assert "removed %s" % p in out
+    assert not [p for p in destdir.rglob("*") if p.is_file()]
+
+
+# ---- make deb ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deb():
+    if not shutil.which("dpkg-buildpackage"):
+        pytest.skip("dpkg-buildpackage is not installed (scripts/deps.sh deb installs it)")
+    out = Path(tempfile.mkdtemp(prefix="ids-deb-"))
+    try:
+        stdout = run([REPO / "scripts" / "build-deb.sh"], env={"IDS_DEB_OUTDIR": str(out)})
+        path = Path(stdout.strip().splitlines()[-1])
+        assert path.parent == out and path.is_file(), stdout
+        # The build happens in a copy: nothing but the .deb is left behind.
+        assert sorted(out.iterdir()) == [path]
+        yield path
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def deb_field(deb, field):
+    return run(["dpkg-deb", "-f", deb, field]).strip()
+
+
+def test_deb_is_named_by_version_and_arch(deb):
+    arch = run(["dpkg-architecture", "-qDEB_HOST_ARCH"]).strip()
+    assert deb.name == "%s_%s_%s.deb" % (PKG, header_version(), arch)
+    assert deb_field(deb, "Package") == PKG
+    assert deb_field(deb, "Version") == header_version()
+    assert deb_field(deb, "Architecture") == arch
+    # dh_apache2 ties the package to the httpd module ABI.
+    assert re.search(r"\bapache2-api-\d+", deb_field(deb, "Depends"))
+
+
+def test_deb_contents(deb):
+    listing = run(["dpkg-deb", "-c", deb])
+    entries = {}
+    for line in listing.splitlines():
+        parts = line.split(None, 5)
+        entries[parts[5].lstrip(".")] = parts[0]
+    for path in (str(INSTALLED_SO), str(INCLUDEDIR / "mod_idsession.h"),
+                 str(MODS_AVAILABLE / "idsession.load"),
+                 str(MODS_AVAILABLE / "idsession.conf"),
+                 "/usr/share/doc/%s/copyright" % PKG, "/usr/share/doc/%s/README.md" % PKG,
+                 "/usr/share/doc/%s/CHANGES" % PKG):
+        assert entries.get(path, "").startswith("-rw-r--r--"), \
+            "%s missing or not 0644 in the .deb:\n%s" % (path, listing)
+    # The .conf and .load are conffiles, so local edits survive upgrades.
+    conffiles = subprocess.run(["sh", "-c", 'dpkg-deb --ctrl-tarfile "$1" | tar -xOf - ./conffiles',
+                                "sh", str(deb)], capture_output=True, text=True).stdout.split()
+    assert sorted(conffiles) == [str(MODS_AVAILABLE / "idsession.conf"),
+                                 str(MODS_AVAILABLE / "idsession.load")]
+
+
+def test_deb_enables_the_module_on_install(deb, tmp_path):
+    run(["dpkg-deb", "-e", deb, tmp_path / "control"])
+    postinst = (tmp_path / "control" / "postinst").read_text()
+    assert re.search(r"for conf in idsession\s*;.*apache2_invoke enmod", postinst, re.S)
+    postrm = (tmp_path / "control" / "postrm").read_text()
+    assert "idsession" in postrm
+
+
+def test_deb_files_pass_configtest(deb, tmp_path):
+    root = tmp_path / "root"
+    run(["dpkg-deb", "-x", deb, root])
+    so = root / INSTALLED_SO.relative_to("/")
+    load = (root / (MODS_AVAILABLE / "idsession.load").relative_to("/")).read_text()
+    conf = (root / (MODS_AVAILABLE / "idsession.conf").relative_to("/")).read_text()
+    assert load == (REPO / "conf" / "idsession.load").read_text()
+    assert conf == (REPO / "conf" / "idsession.conf").read_text()
+    assert (root / (INCLUDEDIR / "mod_idsession.h").relative_to("/")).read_text() == \
+        (REPO / "mod_idsession.h").read_text()
+    (tmp_path / "t").mkdir()
+    assert_configtest_ok(tmp_path / "t", load, conf, so)
