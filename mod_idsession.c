@@ -78,6 +78,7 @@ typedef struct {
     const char *next;           /* SESSION_TOKEN_NEXT, minted on demand */
     const char *cookie;         /* the Set-Cookie this chain sent, if any */
     const char *cookie_name;    /* ... and the name it was sent under */
+    const ids_dir_conf *app;    /* where the next token was offered */
     int minted;                 /* token is new in this chain */
     int failed;                 /* the random source failed */
 } ids_state;
@@ -173,6 +174,20 @@ static const char *ids_prefix_conflict(apr_pool_t *p, const ids_dir_conf *c)
 static ids_dir_conf *ids_conf(request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &idsession_module);
+}
+
+/* A copy of c in pool p, for a chain that outlives the subrequest whose
+ * (possibly .htaccess-parsed) configuration c is. */
+static const ids_dir_conf *ids_conf_dup(apr_pool_t *p, const ids_dir_conf *c)
+{
+    ids_dir_conf *d = apr_pmemdup(p, c, sizeof(*c));
+
+    d->cookie_name = apr_pstrdup(p, c->cookie_name);
+    d->cookie_path = apr_pstrdup(p, c->cookie_path);
+    d->cookie_domain = apr_pstrdup(p, c->cookie_domain);
+    d->reset_redirect = apr_pstrdup(p, c->reset_redirect);
+    d->header = apr_pstrdup(p, c->header);
+    return d;
 }
 
 /* The first request of the chain, where the chain's state lives. */
@@ -275,24 +290,26 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     const char *name = ids_cookie_name(c);
     ids_cookie_attrs a;
 
+    /* out->pool, not r->pool: r may be a subrequest that dies first. */
     if (st->cookie) {
-        ids_drop_set_cookie(r->pool, out->err_headers_out, st->cookie_name);
-        ids_drop_set_cookie(r->pool, out->headers_out, st->cookie_name);
+        ids_drop_set_cookie(out->pool, out->err_headers_out, st->cookie_name);
+        ids_drop_set_cookie(out->pool, out->headers_out, st->cookie_name);
     }
-    ids_drop_set_cookie(r->pool, out->err_headers_out, name);
-    ids_drop_set_cookie(r->pool, out->headers_out, name);
+    ids_drop_set_cookie(out->pool, out->err_headers_out, name);
+    ids_drop_set_cookie(out->pool, out->headers_out, name);
     ids_cookie_attrs_for(r, c, &a);
-    st->cookie = ids_set_cookie(r->pool, name, st->token, &a);
-    st->cookie_name = name;
+    st->cookie = ids_set_cookie(out->pool, name, st->token, &a);
+    st->cookie_name = apr_pstrdup(out->pool, name);
     apr_table_addn(out->err_headers_out, "Set-Cookie", st->cookie);
 }
 
-static const char *ids_new_token(request_rec *r, const ids_dir_conf *c,
-                                 const char *what)
+/* A new token from pool p, which must live as long as the chain. */
+static const char *ids_new_token(request_rec *r, apr_pool_t *p,
+                                 const ids_dir_conf *c, const char *what)
 {
     const ids_keyring *ring = c->ring;
     apr_size_t nbytes = ids_token_bytes(c);
-    char *t = apr_palloc(r->pool,
+    char *t = apr_palloc(p,
                          ids_token_len(nbytes, ring && ring->n > 0) + 1);
     apr_status_t rv = ids_token_mint(t, nbytes, ring);
 
@@ -372,7 +389,7 @@ static void ids_publish(request_rec *r, const ids_state *st,
         apr_table_setn(r->notes, IDS_ENV_NEW, "1");
         apr_table_setn(r->subprocess_env, IDS_ENV_NEW, "1");
     }
-    if (st->next && c->app_reset == 1) {
+    if (st->next && st->app) {
         apr_table_setn(r->notes, IDS_ENV_NEXT, st->next);
         apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
     }
@@ -428,7 +445,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
                               "%s); minting a new token", s.name, s.seen,
                               ids_reject_reason(r, &s));
             }
-            st->token = ids_new_token(r, c, "session token");
+            st->token = ids_new_token(r, root->pool, c, "session token");
             if (st->token == NULL) {
                 st->failed = 1;
                 return NULL;
@@ -444,10 +461,11 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         return NULL;
     }
     if (c->app_reset == 1 && st->next == NULL) {
-        st->next = ids_new_token(r, c, "next session token");
+        st->next = ids_new_token(r, root->pool, c, "next session token");
         if (st->next == NULL) {
             return NULL;
         }
+        st->app = r->pool == root->pool ? c : ids_conf_dup(root->pool, c);
     }
     return st;
 }
@@ -457,7 +475,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
                        const char *token)
 {
     st->token = token;
-    st->log_id = ids_log_id_of(r->pool, token);
+    st->log_id = ids_log_id_of(ids_chain_root(r)->pool, token);
     st->minted = 1;
     ids_send_cookie(r, st, c);
     apr_table_setn(r->notes, IDS_ENV_TOKEN, st->token);
@@ -474,7 +492,7 @@ static const char *ids_rotate(request_rec *r, const ids_dir_conf *c)
     request_rec *root = ids_chain_root(r);
     ids_state *st = ap_get_module_config(root->request_config,
                                          &idsession_module);
-    const char *token = ids_new_token(r, c, "session token");
+    const char *token = ids_new_token(r, root->pool, c, "session token");
     const char *old = st ? st->log_id : NULL;
 
     if (token == NULL) {
@@ -523,6 +541,35 @@ static void ids_make_private(request_rec *r)
     }
 }
 
+/* 1 if v is "1", or a list of "1"s (a header sent twice is merged). */
+static int ids_is_one(const char *v)
+{
+    int ones = 0;
+
+    if (v == NULL) {
+        return 0;
+    }
+    for (;;) {
+        while (*v == ' ' || *v == '\t') {
+            v++;
+        }
+        if (*v != '1') {
+            return 0;
+        }
+        v++;
+        ones++;
+        while (*v == ' ' || *v == '\t') {
+            v++;
+        }
+        if (*v == '\0') {
+            return ones > 0;
+        }
+        if (*v++ != ',') {
+            return 0;
+        }
+    }
+}
+
 /* 1 if the application's response asks for rotation; the header never
  * reaches the client. */
 static int ids_app_asked_reset(request_rec *r)
@@ -534,7 +581,7 @@ static int ids_app_asked_reset(request_rec *r)
     if (v == NULL && ev == NULL) {
         return 0;
     }
-    yes = (v && strcmp(v, "1") == 0) || (ev && strcmp(ev, "1") == 0);
+    yes = ids_is_one(v) || ids_is_one(ev);
     apr_table_unset(r->headers_out, IDS_APP_HEADER);
     apr_table_unset(r->err_headers_out, IDS_APP_HEADER);
     if (!yes) {
@@ -561,7 +608,7 @@ static int ids_fixups(request_rec *r)
         st = (r->main || r->prev) ? ids_state_get(r) : NULL;
         if (st && st->token && !st->failed) {
             ids_publish(r, st, c);
-            if (r->main == NULL && st->minted) {
+            if (r->main == NULL && (st->minted || st->app)) {
                 ids_ensure_filter(r);
             }
         }
@@ -573,7 +620,7 @@ static int ids_fixups(request_rec *r)
         return r->prev ? DECLINED : HTTP_INTERNAL_SERVER_ERROR;
     }
     ids_publish(r, st, c);
-    if (r->main == NULL && (st->minted || c->app_reset == 1)) {
+    if (r->main == NULL && (st->minted || st->app)) {
         ids_ensure_filter(r);
     }
     return DECLINED;
@@ -583,7 +630,7 @@ static void ids_insert_error_filter(request_rec *r)
 {
     const ids_state *st = ids_state_get(r);
 
-    if (st && r->main == NULL && (st->minted || ids_conf(r)->app_reset == 1)) {
+    if (st && r->main == NULL && (st->minted || st->app)) {
         ids_ensure_filter(r);
     }
 }
@@ -591,14 +638,15 @@ static void ids_insert_error_filter(request_rec *r)
 static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
-    const ids_dir_conf *c = ids_conf(r);
     ids_state *st = ids_state_get(r);
 
     if (st) {
-        if (c->app_reset == 1 && ids_app_asked_reset(r)) {
+        /* The settings of the location that offered the next token, even
+         * when an internal redirect (php-cgi, ErrorDocument) answers. */
+        if (st->app && ids_app_asked_reset(r)) {
             if (st->next) {
                 const char *old = st->log_id;
-                ids_switch(r, st, c, st->next);
+                ids_switch(r, st, st->app, st->next);
                 st->next = NULL;
                 ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                               "session rotated by the application: log id "
