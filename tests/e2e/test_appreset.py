@@ -586,11 +586,9 @@ def test_cgi_location_without_status_local(httpd):
     assert_accepted(httpd, c.value)
 
 
-# The module decides from the configuration of the request that is being answered, not of
-# the one the application ran in. After an internal redirect out of the AppReset location
-# (mod_actions' php-cgi, a CGI's local Location), SESSION_TOKEN_NEXT is not set, the header
-# reaches the client, nothing rotates, and the cookie gets the redirect target's name and
-# attributes. Reported to the lead; remove this marker when fixed.
+# After an internal redirect out of the AppReset location (mod_actions' php-cgi, a CGI's
+# local Location), the chain still offers SESSION_TOKEN_NEXT, honours the header and builds
+# the cookie from the AppReset location's settings.
 
 
 @pytest.mark.parametrize("cookie", [False, True], ids=["minted", "kept"])
