@@ -320,6 +320,48 @@ int ids_set_cookie_is_for(const char *hdr, const char *name,
     return *hdr == '=';
 }
 
+int ids_cache_control_private(const char *v)
+{
+    while (*v) {
+        const char *name, *end;
+        apr_size_t len;
+
+        while (*v == ',' || IDS_IS_OWS(*v)) {
+            v++;
+        }
+        name = v;
+        while (*v && *v != ',' && *v != '=' && !IDS_IS_OWS(*v)) {
+            v++;
+        }
+        len = (apr_size_t)(v - name);
+        end = v;
+        while (IDS_IS_OWS(*end)) {
+            end++;
+        }
+        if ((len == 7 && strncasecmp(name, "private", 7) == 0 && *end != '=')
+            || (len == 8 && strncasecmp(name, "no-store", 8) == 0)) {
+            return 1;
+        }
+        /* Skip the rest of this directive, quoted commas included. */
+        while (*v && *v != ',') {
+            if (*v == '"') {
+                for (v++; *v && *v != '"'; v++) {
+                    if (*v == '\\' && v[1]) {
+                        v++;
+                    }
+                }
+                if (*v) {
+                    v++;
+                }
+            }
+            else {
+                v++;
+            }
+        }
+    }
+    return 0;
+}
+
 /* ---- redirect targets -------------------------------------------------- */
 
 static int ids_hexval(unsigned char c)

@@ -128,6 +128,12 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
 int ids_set_cookie_is_for(const char *hdr, const char *name,
                           apr_size_t namelen);
 
+/* 1 if the Cache-Control list v holds an unqualified "private" or a
+ * "no-store" directive, so no shared cache stores the response.  A
+ * qualified private="field" does not count: it lets a cache store the
+ * rest. */
+int ids_cache_control_private(const char *v);
+
 /* ---- redirect targets -------------------------------------------------- */
 
 /* 1 if target (already taken out of the query string) is a safe local

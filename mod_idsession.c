@@ -301,6 +301,14 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     st->cookie = ids_set_cookie(out->pool, name, st->token, &a);
     st->cookie_name = apr_pstrdup(out->pool, name);
     apr_table_addn(out->err_headers_out, "Set-Cookie", st->cookie);
+    /* mod_cache's save filter runs before ours: tell it directly. */
+    out->no_cache = 1;
+    if (r != out && out->sent_bodyct) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "session token minted in a subrequest after %s had "
+                      "sent its headers; the cookie is lost: turn IDSession "
+                      "On for the main request", out->uri);
+    }
 }
 
 /* A new token from pool p, which must live as long as the chain. */
@@ -395,6 +403,38 @@ static void ids_publish(request_rec *r, const ids_state *st,
     }
     if (c->header && *c->header) {
         apr_table_setn(r->headers_in, c->header, st->token);
+    }
+}
+
+/* 1 if a and b name the same header to a CGI-style backend, which maps
+ * '-' and '_' alike and ignores case. */
+static int ids_same_header(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = (*a == '_') ? '-' : apr_tolower(*a);
+        char y = (*b == '_') ? '-' : apr_tolower(*b);
+        if (x != y) {
+            return 0;
+        }
+    }
+    return *a == *b;
+}
+
+/* Removes every client copy of the token header, X_Token for X-Token
+ * included. */
+static void ids_strip_header(request_rec *r, const char *name)
+{
+    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = arr->nelts - 1; i >= 0; i--) {
+        if (e[i].key && ids_same_header(e[i].key, name)) {
+            apr_table_unset(r->headers_in, e[i].key);
+            arr = apr_table_elts(r->headers_in);
+            e = (const apr_table_entry_t *)arr->elts;
+            i = arr->nelts;
+        }
     }
 }
 
@@ -514,7 +554,7 @@ static int ids_cc_has(void *ctx, const char *key, const char *val)
 {
     int *found = ctx;
 
-    if (ap_strcasestr(val, "private") || ap_strcasestr(val, "no-store")) {
+    if (ids_cache_control_private(val)) {
         *found = 1;
         return 0;
     }
@@ -533,8 +573,12 @@ static void ids_make_private(request_rec *r)
     if (found) {
         return;
     }
+    /* Into every Cache-Control line, for caches that read only one. */
     if (apr_table_get(r->err_headers_out, "Cache-Control")) {
         apr_table_mergen(r->err_headers_out, "Cache-Control", "private");
+        if (apr_table_get(r->headers_out, "Cache-Control")) {
+            apr_table_mergen(r->headers_out, "Cache-Control", "private");
+        }
     }
     else {
         apr_table_mergen(r->headers_out, "Cache-Control", "private");
@@ -600,7 +644,7 @@ static int ids_fixups(request_rec *r)
 
     /* A client never chooses what a backend sees as the token. */
     if (c->header && *c->header) {
-        apr_table_unset(r->headers_in, c->header);
+        ids_strip_header(r, c->header);
     }
     if (c->enabled != 1) {
         /* A subrequest or internal redirect (php-cgi through mod_actions,
@@ -608,9 +652,6 @@ static int ids_fixups(request_rec *r)
         st = (r->main || r->prev) ? ids_state_get(r) : NULL;
         if (st && st->token && !st->failed) {
             ids_publish(r, st, c);
-            if (r->main == NULL && (st->minted || st->app)) {
-                ids_ensure_filter(r);
-            }
         }
         return DECLINED;
     }
@@ -620,13 +661,12 @@ static int ids_fixups(request_rec *r)
         return r->prev ? DECLINED : HTTP_INTERNAL_SERVER_ERROR;
     }
     ids_publish(r, st, c);
-    if (r->main == NULL && (st->minted || st->app)) {
-        ids_ensure_filter(r);
-    }
     return DECLINED;
 }
 
-static void ids_insert_error_filter(request_rec *r)
+/* For the request that answers, after mod_dir's fast redirect and any
+ * internal redirect; also for error responses, which drop filters. */
+static void ids_insert_filter(request_rec *r)
 {
     const ids_state *st = ids_state_get(r);
 
@@ -778,7 +818,8 @@ static const char *set_cookie_domain(cmd_parms *cmd, void *dv,
     const char *p;
 
     if (!*s || strlen(s) > 253 || *s == '.' || *s == '-'
-        || strstr(s, "..")) {
+        || strstr(s, "..") || strstr(s, "-.") || strstr(s, ".-")
+        || s[strlen(s) - 1] == '.' || s[strlen(s) - 1] == '-') {
         return ids_bad(cmd, arg, "is not a domain name");
     }
     for (p = s; *p; p++) {
@@ -947,6 +988,15 @@ static const char *ids_read_secret_file(cmd_parms *cmd, const char *path,
     return NULL;
 }
 
+/* The keys are as good as the secret: wipe them with the configuration. */
+static apr_status_t ids_ring_cleanse(void *data)
+{
+    const ids_keyring *ring = data;
+
+    OPENSSL_cleanse((void *)ring->keys, sizeof(ids_key) * ring->n);
+    return APR_SUCCESS;
+}
+
 static const char *add_secret(cmd_parms *cmd, void *dv, const char *arg)
 {
     ids_dir_conf *c = dv;
@@ -992,8 +1042,15 @@ static const char *add_secret(cmd_parms *cmd, void *dv, const char *arg)
     ids_key_init(&keys[ring->n - 1], secret, len);
     ring->keys = keys;
     c->ring = ring;
+    apr_pool_cleanup_register(cmd->pool, ring, ids_ring_cleanse,
+                              apr_pool_cleanup_null);
     if (file_buf) {
         OPENSSL_cleanse(file_buf, len);
+    }
+    else {
+        /* mod_info's ?config and -DDUMP_CONFIG print a directive's
+         * arguments; a literal secret must not be among them. */
+        ((ap_directive_t *)cmd->directive)->args = "(secret not shown)";
     }
     return NULL;
 }
@@ -1006,8 +1063,22 @@ static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
         c->header = "";
         return NULL;
     }
+    static const char *const reserved[] = {
+        "Host", "Cookie", "Authorization", "Proxy-Authorization",
+        "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
+        "Keep-Alive", "Upgrade", "TE", "Trailer", "Expect", NULL
+    };
+    int i;
+
     if (!ids_cookie_name_ok(arg)) {
         return ids_bad(cmd, arg, "is not an HTTP header name");
+    }
+    for (i = 0; reserved[i]; i++) {
+        if (ids_same_header(arg, reserved[i])) {
+            return ids_bad(cmd, arg, "is a header httpd or the backend "
+                           "relies on; choose a name of your own, such as "
+                           "X-Session-Token");
+        }
     }
     c->header = arg;
     return NULL;
@@ -1184,14 +1255,22 @@ static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* apache2 -t shows the same warnings. */
+static void ids_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    ids_warn_merged_conflicts(pconf, s);
+}
+
 static void ids_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(ids_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_test_config(ids_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Really first, so that a redirect from mod_rewrite's per-directory
      * rules, also a fixup, carries the cookie. */
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(ids_reset_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,
+    ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(ids_insert_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
     /* After the content filters, so Cache-Control sees their headers. */
     ids_filter_handle = ap_register_output_filter(IDS_FILTER, ids_out_filter,

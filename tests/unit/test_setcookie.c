@@ -118,3 +118,38 @@ void test_set_cookie(apr_pool_t *p)
                    0, "set_cookie_is_for a prefix of the name");
     }
 }
+
+/* ids_cache_control_private: whole directives only (RFC 9111 5.2). */
+void test_cache_control(apr_pool_t *p)
+{
+    static const struct {
+        const char *cc;
+        int private_;
+    } cases[] = {
+        { "private", 1 },
+        { "PRIVATE", 1 },
+        { "no-store", 1 },
+        { "public, max-age=60, private", 1 },
+        { "max-age=0,no-store", 1 },
+        { " \tprivate ", 1 },
+        { "private , max-age=5", 1 },
+        { "no-cache=\"a, private\", no-store", 1 },
+        { "", 0 },
+        { "public, max-age=60", 0 },
+        { "no-cache=\"X-Private-Note\"", 0 },
+        { "x-no-private-ext", 0 },
+        { "privateer", 0 },
+        { "private=\"Set-Cookie\"", 0 },
+        { "private = \"X-Foo\"", 0 },
+        { "no-store-ext", 0 },
+        { "no-cache=\"private\"", 0 },
+        { "no-cache=\"a\\\"private\"", 0 },
+    };
+    apr_size_t i;
+
+    (void)p;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tap_int_is(ids_cache_control_private(cases[i].cc), cases[i].private_,
+                   "cache_control_private: \"%s\"", cases[i].cc);
+    }
+}

@@ -35,6 +35,7 @@ int main(void)
         { "cookie names", test_cookie_name },
         { "cookie scanning", test_cookie_find },
         { "set-cookie", test_set_cookie },
+        { "cache-control", test_cache_control },
         { "redirect targets", test_redirect },
         { "token quality", test_token_quality },
     };

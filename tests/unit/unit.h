@@ -35,6 +35,7 @@ void test_tokens(apr_pool_t *p);
 void test_cookie_name(apr_pool_t *p);
 void test_cookie_find(apr_pool_t *p);
 void test_set_cookie(apr_pool_t *p);
+void test_cache_control(apr_pool_t *p);
 void test_redirect(apr_pool_t *p);
 void test_token_quality(apr_pool_t *p);
 
