@@ -637,15 +637,25 @@ static int ids_app_asked_reset(request_rec *r)
 
 /* ---- hooks and handler ------------------------------------------------- */
 
+/* A client never chooses what anyone sees as the token: its copies of
+ * IDSessionHeader go before server-context rewrites (post_read_request,
+ * server settings) and before authorization (header_parser, the
+ * location's settings). */
+static int ids_header_parser(request_rec *r)
+{
+    const ids_dir_conf *c = ids_conf(r);
+
+    if (c->header && *c->header) {
+        ids_strip_header(r, c->header);
+    }
+    return DECLINED;
+}
+
 static int ids_fixups(request_rec *r)
 {
     const ids_dir_conf *c = ids_conf(r);
     ids_state *st;
 
-    /* A client never chooses what a backend sees as the token. */
-    if (c->header && *c->header) {
-        ids_strip_header(r, c->header);
-    }
     if (c->enabled != 1) {
         /* A subrequest or internal redirect (php-cgi through mod_actions,
          * an ErrorDocument) keeps the session its chain already has. */
@@ -1267,6 +1277,8 @@ static void ids_register_hooks(apr_pool_t *p)
     ap_hook_test_config(ids_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Really first, so that a redirect from mod_rewrite's per-directory
      * rules, also a fixup, carries the cookie. */
+    ap_hook_post_read_request(ids_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_header_parser(ids_header_parser, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(ids_reset_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
