@@ -447,6 +447,8 @@ class Httpd:
                     "--log-file=%s" % self.valgrind_log, "--num-callers=40",
                     "--suppressions=%s" % (HERE / "valgrind.supp"),
                     "--leak-check=full", "--errors-for-leak-kinds=definite", "--vgdb=no",
+                    # name the module in leak stacks although httpd unloads it first
+                    "--keep-debuginfo=yes",
                     "--show-leak-kinds=definite", "--trace-children=no",
                     APACHE2, "-X", "-f", str(self.conf_file)]
         return [APACHE2, "-DFOREGROUND", "-f", str(self.conf_file)]
