@@ -13,6 +13,7 @@
 #include "idsession_core.h"
 
 #include <string.h>
+#include <sys/uio.h>
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_general.h"
@@ -274,34 +275,52 @@ const char *ids_cookie_find(const char *hdr, const char *name,
     return NULL;
 }
 
+/* Appends s to the iovec list; string literals give their length free. */
+#define IDS_IOV(v, n, s, l) \
+    ((v)[(n)].iov_base = (void *)(s), (v)[(n)++].iov_len = (l))
+#define IDS_IOV_LIT(v, n, s) IDS_IOV(v, n, s, sizeof(s) - 1)
+
 char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
                      const ids_cookie_attrs *a)
 {
-    const char *path = a->path ? "; Path=" : "";
-    const char *domain = a->domain ? "; Domain=" : "";
-    const char *age = "", *expires = "";
-    const char *samesite = "";
+    struct iovec v[16];
+    int n = 0;
 
+    /* One allocation and one copy: this runs on every minted response. */
+    IDS_IOV(v, n, name, strlen(name));
+    IDS_IOV_LIT(v, n, "=");
+    IDS_IOV(v, n, value, strlen(value));
+    if (a->path) {
+        IDS_IOV_LIT(v, n, "; Path=");
+        IDS_IOV(v, n, a->path, strlen(a->path));
+    }
+    if (a->domain) {
+        IDS_IOV_LIT(v, n, "; Domain=");
+        IDS_IOV(v, n, a->domain, strlen(a->domain));
+    }
     if (a->max_age > 0) {
         char *date = apr_palloc(p, APR_RFC822_DATE_LEN);
+        char *age = apr_psprintf(p, "%" APR_INT64_T_FMT, a->max_age);
+
         apr_rfc822_date(date, a->now + apr_time_from_sec(a->max_age));
-        age = apr_psprintf(p, "; Max-Age=%" APR_INT64_T_FMT, a->max_age);
-        expires = apr_pstrcat(p, "; Expires=", date, NULL);
+        IDS_IOV_LIT(v, n, "; Max-Age=");
+        IDS_IOV(v, n, age, strlen(age));
+        IDS_IOV_LIT(v, n, "; Expires=");
+        IDS_IOV(v, n, date, strlen(date));
+    }
+    if (a->secure || a->samesite == IDS_SAMESITE_NONE) {
+        IDS_IOV_LIT(v, n, "; Secure");
+    }
+    if (a->httponly) {
+        IDS_IOV_LIT(v, n, "; HttpOnly");
     }
     switch (a->samesite) {
-    case IDS_SAMESITE_STRICT: samesite = "; SameSite=Strict"; break;
-    case IDS_SAMESITE_LAX:    samesite = "; SameSite=Lax"; break;
-    case IDS_SAMESITE_NONE:   samesite = "; SameSite=None"; break;
+    case IDS_SAMESITE_STRICT: IDS_IOV_LIT(v, n, "; SameSite=Strict"); break;
+    case IDS_SAMESITE_LAX:    IDS_IOV_LIT(v, n, "; SameSite=Lax"); break;
+    case IDS_SAMESITE_NONE:   IDS_IOV_LIT(v, n, "; SameSite=None"); break;
     default: break;
     }
-    return apr_pstrcat(p, name, "=", value,
-                       path, a->path ? a->path : "",
-                       domain, a->domain ? a->domain : "",
-                       age, expires,
-                       (a->secure || a->samesite == IDS_SAMESITE_NONE)
-                           ? "; Secure" : "",
-                       a->httponly ? "; HttpOnly" : "",
-                       samesite, NULL);
+    return apr_pstrcatv(p, v, n, NULL);
 }
 
 int ids_set_cookie_is_for(const char *hdr, const char *name,

@@ -83,6 +83,19 @@ typedef struct {
     int failed;                 /* the random source failed */
 } ids_state;
 
+/* The last token a connection's client sent that was well-formed, so that
+ * the next request on the same keep-alive connection skips the HMAC and
+ * the log id.  One per connection, in c->pool, used only by the thread
+ * serving that connection; the keyring and size are part of the key, as
+ * locations may differ in both. */
+typedef struct {
+    const ids_keyring *ring;
+    apr_size_t nbytes;
+    apr_size_t len;
+    char token[IDS_TOKEN_MAX_CHARS + 1];
+    char log_id[IDS_LOG_ID_CHARS + 1];
+} ids_conn_memo;
+
 static ap_filter_rec_t *ids_filter_handle;
 
 /* ---- configuration ----------------------------------------------------- */
@@ -343,16 +356,43 @@ typedef struct {
     apr_size_t namelen;
     apr_size_t nbytes;
     const ids_keyring *ring;
+    const ids_conn_memo *memo;
     const char *v;
     apr_size_t vlen;
     int seen;
+    int memo_hit;
 } ids_scan;
 
 static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
 {
-    const ids_scan *s = ctx;
+    ids_scan *s = ctx;
+    const ids_conn_memo *m = s->memo;
 
+    /* Verified on this connection before, under the same keys. */
+    if (m && m->len == len && m->ring == s->ring && m->nbytes == s->nbytes
+        && memcmp(m->token, v, len) == 0) {
+        s->memo_hit = 1;
+        return 1;
+    }
     return ids_token_ok(v, len, s->nbytes, s->ring);
+}
+
+/* Remembers the connection's verified token and its log id. */
+static void ids_memo_store(conn_rec *conn, const ids_scan *s,
+                           const char *token, const char *log_id)
+{
+    ids_conn_memo *m = ap_get_module_config(conn->conn_config,
+                                            &idsession_module);
+
+    if (m == NULL) {
+        m = apr_palloc(conn->pool, sizeof(*m));
+        ap_set_module_config(conn->conn_config, &idsession_module, m);
+    }
+    m->ring = s->ring;
+    m->nbytes = s->nbytes;
+    m->len = s->vlen;
+    memcpy(m->token, token, s->vlen + 1);
+    memcpy(m->log_id, log_id, IDS_LOG_ID_CHARS + 1);
 }
 
 static int ids_scan_header(void *ctx, const char *key, const char *val)
@@ -467,13 +507,23 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.namelen = strlen(s.name);
         s.nbytes = ids_token_bytes(c);
         s.ring = c->ring;
+        s.memo = ap_get_module_config(r->connection->conn_config,
+                                      &idsession_module);
         s.v = NULL;
         s.seen = 0;
+        s.memo_hit = 0;
         apr_table_do(ids_scan_header, &s, r->headers_in, "Cookie", NULL);
 
         if (s.v) {
             st->token = apr_pstrmemdup(root->pool, s.v, s.vlen);
-            st->log_id = ids_log_id_of(root->pool, st->token);
+            if (s.memo_hit) {
+                st->log_id = apr_pstrmemdup(root->pool, s.memo->log_id,
+                                            IDS_LOG_ID_CHARS);
+            }
+            else {
+                st->log_id = ids_log_id_of(root->pool, st->token);
+                ids_memo_store(r->connection, &s, st->token, st->log_id);
+            }
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session cookie %s found (log id %s)",
                           s.name, st->log_id);

@@ -597,3 +597,45 @@ def test_zz_error_log_has_no_tokens_or_secrets(httpd):
     leaks += [s for s in ALL_SECRETS if s in text]
     assert not leaks, "in %s: %r" % (httpd.error_log, leaks)
     assert len(SEEN) > 20
+
+
+# ---- one keep-alive connection ------------------------------------------------------------
+# The module remembers the last token it verified on a connection, keyed by the keyring
+# and size, so a second request on the same connection skips the HMAC. A token good for
+# /a must still be refused in /b (another secret) and in /u (unsigned) on that connection.
+
+def _two_on_one_connection(httpd, first, second, cookie):
+    """Both requests with one curl, which reuses the connection; returns the two
+    responses' Set-Cookie values for _session (None where there is none)."""
+    import subprocess
+    hdr = httpd.root / "keepalive-head"
+    p = subprocess.run(["curl", "-s", "-v", "-D", str(hdr), "-o", "/dev/null",
+                        "-o", "/dev/null", "-H", "Cookie: " + cookie,
+                        httpd.url(first), httpd.url(second)],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert b"Re-using existing connection" in p.stderr   # one connection, two requests
+    blocks = re.split(rb"\r\n\r\n", hdr.read_bytes().strip())
+    assert len(blocks) == 2
+    out = []
+    for b in blocks:
+        cookies = [l.split(b":", 1)[1].strip().decode() for l in b.split(b"\r\n")
+                   if l.lower().startswith(b"set-cookie:")
+                   and l.split(b":", 1)[1].strip().startswith(NAME.encode() + b"=")]
+        assert len(cookies) <= 1
+        out.append(cookies[0].split(";")[0].split("=", 1)[1] if cookies else None)
+    return out
+
+
+@pytest.mark.parametrize("second", ["/b/index.html", "/u/index.html", "/s16/index.html"])
+def test_connection_memo_respects_keys(httpd, second):
+    t = signed(SA)
+    kept, replaced = _two_on_one_connection(httpd, "/a/index.html", second, NAME + "=" + t)
+    assert kept is None                        # /a accepts its own token
+    assert replaced is not None and replaced != t
+
+
+def test_connection_memo_same_location_kept(httpd):
+    t = signed(SA)
+    assert _two_on_one_connection(httpd, "/a/index.html", "/a/index.html",
+                                  NAME + "=" + t) == [None, None]
