@@ -497,6 +497,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     request_rec *root = ids_chain_root(r);
     ids_state *st = ap_get_module_config(root->request_config,
                                          &idsession_module);
+    const char *hdr;
     ids_scan s;
 
     if (st == NULL) {
@@ -512,7 +513,12 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.v = NULL;
         s.seen = 0;
         s.memo_hit = 0;
-        apr_table_do(ids_scan_header, &s, r->headers_in, "Cookie", NULL);
+        /* httpd merges repeated Cookie headers, so the first is nearly
+         * always the only one; the others are read only when it fails. */
+        hdr = apr_table_get(r->headers_in, "Cookie");
+        if (hdr && ids_scan_header(&s, "Cookie", hdr)) {
+            apr_table_do(ids_scan_header, &s, r->headers_in, "Cookie", NULL);
+        }
 
         if (s.v) {
             st->token = apr_pstrmemdup(root->pool, s.v, s.vlen);
