@@ -25,7 +25,7 @@ TESTMOD      := tests/mod/.libs/mod_idsession_test.so
 CFLAGS_WARN  := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
                 -Wstrict-prototypes -Wshadow -Wformat=2
 
-.PHONY: all demo test unit fuzz-replay e2e fuzz bench loadtest loadtest-short \
+.PHONY: all demo test unit fuzz-replay e2e fuzz bench loadtest \
         test-valgrind install uninstall deb clean deps-build
 
 all: $(MODULE)
