@@ -75,6 +75,7 @@ import os
 import re
 import shutil
 import signal
+import ctypes
 import socket
 import ssl
 import subprocess
@@ -270,6 +271,13 @@ def _dechunk(data):
         data = rest[n + 2:]
 
 
+def _die_with_parent():
+    """In the child before exec: httpd gets SIGTERM when the test process dies,
+    so a killed pytest run never leaves a server behind."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Httpd:
     """One apache2 instance with a generated ServerRoot. See the module docstring."""
 
@@ -458,7 +466,8 @@ class Httpd:
         self._stdout = open(self.root / "logs" / "stdout", "ab")
         env = dict(os.environ, **self.env) if self.env else None
         self.proc = subprocess.Popen(self._cmd(), stdin=subprocess.DEVNULL, stdout=self._stdout,
-                                     stderr=subprocess.STDOUT, start_new_session=True, env=env)
+                                     stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
