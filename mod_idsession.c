@@ -17,7 +17,6 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "ap_mpm.h"
 #include "apr_strings.h"
 #include "apr_file_io.h"
 #include "apr_hash.h"
@@ -33,7 +32,6 @@ module AP_MODULE_DECLARE_DATA idsession_module;
 APLOG_USE_MODULE(idsession);
 
 #define IDS_UNSET            (-1)
-#define IDS_DEFAULT_NAME     "_session"
 #define IDS_DEFAULT_PATH     "/"
 #define IDS_DEFAULT_REDIRECT "/"
 #define IDS_HANDLER          "idsession-reset"
@@ -53,10 +51,26 @@ typedef enum {
     IDS_SECURE_AUTO
 } ids_secure;
 
+typedef enum {
+    IDS_PREFIX_NONE = 0,
+    IDS_PREFIX_HOST,            /* __Host-: Secure, Path=/, no Domain */
+    IDS_PREFIX_SECURE           /* __Secure-: Secure */
+} ids_prefix;
+
+/* The cookie name with what the request path needs of it, worked out once
+ * when the directive is read. */
+typedef struct {
+    const char *s;
+    apr_size_t len;
+    ids_prefix prefix;
+} ids_name;
+
+static const ids_name ids_default_name = { "_session", 8, IDS_PREFIX_NONE };
+
 /* Per-directory configuration; IDS_UNSET or NULL inherit from outside. */
 typedef struct {
     int enabled;
-    const char *cookie_name;
+    const ids_name *cookie_name;
     const char *cookie_path;
     const char *cookie_domain;
     int secure;                 /* ids_secure */
@@ -138,9 +152,9 @@ static void *ids_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
-static const char *ids_cookie_name(const ids_dir_conf *c)
+static const ids_name *ids_cookie_name(const ids_dir_conf *c)
 {
-    return c->cookie_name ? c->cookie_name : IDS_DEFAULT_NAME;
+    return c->cookie_name ? c->cookie_name : &ids_default_name;
 }
 
 static apr_size_t ids_token_bytes(const ids_dir_conf *c)
@@ -149,20 +163,15 @@ static apr_size_t ids_token_bytes(const ids_dir_conf *c)
                                        : IDS_TOKEN_BYTES_DEFAULT;
 }
 
-static int ids_has_prefix(const char *name, const char *prefix)
-{
-    /* Browsers match the prefixes case-insensitively (RFC 6265bis). */
-    return strncasecmp(name, prefix, strlen(prefix)) == 0;
-}
-
 /* What a cookie-name prefix forbids in c, or NULL.  The prefix wins at
  * request time; this is for the messages. */
 static const char *ids_prefix_conflict(apr_pool_t *p, const ids_dir_conf *c)
 {
-    const char *name = ids_cookie_name(c);
-    int host = ids_has_prefix(name, "__Host-");
+    const ids_name *n = ids_cookie_name(c);
+    const char *name = n->s;
+    int host = n->prefix == IDS_PREFIX_HOST;
 
-    if (!host && !ids_has_prefix(name, "__Secure-")) {
+    if (n->prefix == IDS_PREFIX_NONE) {
         return NULL;
     }
     if (c->secure == IDS_SECURE_OFF) {
@@ -195,7 +204,11 @@ static const ids_dir_conf *ids_conf_dup(apr_pool_t *p, const ids_dir_conf *c)
 {
     ids_dir_conf *d = apr_pmemdup(p, c, sizeof(*c));
 
-    d->cookie_name = apr_pstrdup(p, c->cookie_name);
+    if (c->cookie_name) {
+        ids_name *n = apr_pmemdup(p, c->cookie_name, sizeof(*n));
+        n->s = apr_pstrdup(p, n->s);
+        d->cookie_name = n;
+    }
     d->cookie_path = apr_pstrdup(p, c->cookie_path);
     d->cookie_domain = apr_pstrdup(p, c->cookie_domain);
     d->reset_redirect = apr_pstrdup(p, c->reset_redirect);
@@ -235,11 +248,17 @@ static ids_state *ids_state_get(request_rec *r)
                                 &idsession_module);
 }
 
+static ids_state *ids_state_new(request_rec *root)
+{
+    ids_state *st = apr_pcalloc(root->pool, sizeof(*st));
+
+    ap_set_module_config(root->request_config, &idsession_module, st);
+    return st;
+}
+
 static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
                                  ids_cookie_attrs *a)
 {
-    const char *name = ids_cookie_name(c);
-
     a->path = c->cookie_path ? c->cookie_path : IDS_DEFAULT_PATH;
     a->domain = c->cookie_domain;
     a->max_age = c->max_age > 0 ? c->max_age : 0;
@@ -254,13 +273,16 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
         a->secure = strcmp(ap_http_scheme(r), "https") == 0;
         break;
     }
-    if (ids_has_prefix(name, "__Host-")) {
-        a->secure = 1;
+    switch (ids_cookie_name(c)->prefix) {
+    case IDS_PREFIX_HOST:
         a->path = "/";
         a->domain = NULL;
-    }
-    else if (ids_has_prefix(name, "__Secure-")) {
+        /* fall through */
+    case IDS_PREFIX_SECURE:
         a->secure = 1;
+        break;
+    default:
+        break;
     }
 }
 
@@ -300,7 +322,7 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
                             const ids_dir_conf *c)
 {
     request_rec *out = ids_response_req(r);
-    const char *name = ids_cookie_name(c);
+    const char *name = ids_cookie_name(c)->s;
     ids_cookie_attrs a;
 
     /* out->pool, not r->pool: r may be a subrequest that dies first. */
@@ -312,7 +334,8 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     ids_drop_set_cookie(out->pool, out->headers_out, name);
     ids_cookie_attrs_for(r, c, &a);
     st->cookie = ids_set_cookie(out->pool, name, st->token, &a);
-    st->cookie_name = apr_pstrdup(out->pool, name);
+    st->cookie_name = r->pool == out->pool ? name
+                                           : apr_pstrdup(out->pool, name);
     apr_table_addn(out->err_headers_out, "Set-Cookie", st->cookie);
     /* mod_cache's save filter runs before ours: tell it directly. */
     out->no_cache = 1;
@@ -426,8 +449,8 @@ static const char *ids_reject_reason(request_rec *r, const ids_scan *s)
     return "its tag does not verify under any IDSessionSecret";
 }
 
-static void ids_publish(request_rec *r, const ids_state *st,
-                        const ids_dir_conf *c)
+/* SESSION_TOKEN, SESSION_LOG_ID and SESSION_TOKEN_NEW, in notes and env. */
+static void ids_set_token_vars(request_rec *r, const ids_state *st)
 {
     apr_table_setn(r->notes, IDS_ENV_TOKEN, st->token);
     apr_table_setn(r->subprocess_env, IDS_ENV_TOKEN, st->token);
@@ -437,6 +460,12 @@ static void ids_publish(request_rec *r, const ids_state *st,
         apr_table_setn(r->notes, IDS_ENV_NEW, "1");
         apr_table_setn(r->subprocess_env, IDS_ENV_NEW, "1");
     }
+}
+
+static void ids_publish(request_rec *r, const ids_state *st,
+                        const ids_dir_conf *c)
+{
+    ids_set_token_vars(r, st);
     if (st->next && st->app) {
         apr_table_setn(r->notes, IDS_ENV_NEXT, st->next);
         apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
@@ -501,11 +530,10 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     ids_scan s;
 
     if (st == NULL) {
-        st = apr_pcalloc(root->pool, sizeof(*st));
-        ap_set_module_config(root->request_config, &idsession_module, st);
+        st = ids_state_new(root);
 
-        s.name = ids_cookie_name(c);
-        s.namelen = strlen(s.name);
+        s.name = ids_cookie_name(c)->s;
+        s.namelen = ids_cookie_name(c)->len;
         s.nbytes = ids_token_bytes(c);
         s.ring = c->ring;
         s.memo = ap_get_module_config(r->connection->conn_config,
@@ -574,12 +602,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
     st->log_id = ids_log_id_of(ids_chain_root(r)->pool, token);
     st->minted = 1;
     ids_send_cookie(r, st, c);
-    apr_table_setn(r->notes, IDS_ENV_TOKEN, st->token);
-    apr_table_setn(r->notes, IDS_ENV_LOG_ID, st->log_id);
-    apr_table_setn(r->notes, IDS_ENV_NEW, "1");
-    apr_table_setn(r->subprocess_env, IDS_ENV_TOKEN, st->token);
-    apr_table_setn(r->subprocess_env, IDS_ENV_LOG_ID, st->log_id);
-    apr_table_setn(r->subprocess_env, IDS_ENV_NEW, "1");
+    ids_set_token_vars(r, st);
 }
 
 /* A fresh token for this response; NULL when the random source failed. */
@@ -595,8 +618,7 @@ static const char *ids_rotate(request_rec *r, const ids_dir_conf *c)
         return NULL;
     }
     if (st == NULL) {
-        st = apr_pcalloc(root->pool, sizeof(*st));
-        ap_set_module_config(root->request_config, &idsession_module, st);
+        st = ids_state_new(root);
     }
     st->failed = 0;
     ids_switch(r, st, c, token);
@@ -621,7 +643,7 @@ static int ids_cc_has(void *ctx, const char *key, const char *val)
  * cache and replayed to someone else; the handler's directives stay. */
 static void ids_make_private(request_rec *r)
 {
-    int found = 0;
+    int found = 0, in_err;
 
     apr_table_do(ids_cc_has, &found, r->headers_out, "Cache-Control", NULL);
     apr_table_do(ids_cc_has, &found, r->err_headers_out, "Cache-Control",
@@ -630,13 +652,11 @@ static void ids_make_private(request_rec *r)
         return;
     }
     /* Into every Cache-Control line, for caches that read only one. */
-    if (apr_table_get(r->err_headers_out, "Cache-Control")) {
+    in_err = apr_table_get(r->err_headers_out, "Cache-Control") != NULL;
+    if (in_err) {
         apr_table_mergen(r->err_headers_out, "Cache-Control", "private");
-        if (apr_table_get(r->headers_out, "Cache-Control")) {
-            apr_table_mergen(r->headers_out, "Cache-Control", "private");
-        }
     }
-    else {
+    if (!in_err || apr_table_get(r->headers_out, "Cache-Control")) {
         apr_table_mergen(r->headers_out, "Cache-Control", "private");
     }
 }
@@ -749,15 +769,14 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     if (st) {
         /* The settings of the location that offered the next token, even
          * when an internal redirect (php-cgi, ErrorDocument) answers. */
-        if (st->app && ids_app_asked_reset(r)) {
-            if (st->next) {
-                const char *old = st->log_id;
-                ids_switch(r, st, st->app, st->next);
-                st->next = NULL;
-                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                              "session rotated by the application: log id "
-                              "%s replaces %s", st->log_id, old);
-            }
+        if (st->app && ids_app_asked_reset(r) && st->next) {
+            const char *old = st->log_id;
+
+            ids_switch(r, st, st->app, st->next);
+            st->next = NULL;
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "session rotated by the application: log id %s "
+                          "replaces %s", st->log_id, old);
         }
         if (st->minted && st->cookie) {
             ids_make_private(r);
@@ -849,12 +868,20 @@ static const char *ids_bad(cmd_parms *cmd, const char *arg, const char *why)
 static const char *set_cookie_name(cmd_parms *cmd, void *dv, const char *arg)
 {
     ids_dir_conf *c = dv;
+    ids_name *n;
 
     if (!ids_cookie_name_ok(arg)) {
         return ids_bad(cmd, arg, "is not a cookie name: use an RFC 6265 "
                        "token (letters, digits and !#$%&'*+-.^_`|~)");
     }
-    c->cookie_name = arg;
+    n = apr_palloc(cmd->pool, sizeof(*n));
+    n->s = arg;
+    n->len = strlen(arg);
+    /* Browsers match the prefixes case-insensitively (RFC 6265bis). */
+    n->prefix = strncasecmp(arg, "__Host-", 7) == 0 ? IDS_PREFIX_HOST
+              : strncasecmp(arg, "__Secure-", 9) == 0 ? IDS_PREFIX_SECURE
+              : IDS_PREFIX_NONE;
+    c->cookie_name = n;
     return ids_conflict_check(cmd, c);
 }
 
