@@ -14,7 +14,6 @@ module, mod_php, a php-fpm process run by the test, a header-echoing CGI, log id
 - `log_id(token)`: the first 16 hex digits of SHA-256 over the token, as SESSION_LOG_ID.
 """
 
-import hashlib
 import os
 import re
 import signal
@@ -23,7 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from idshttpd import REPO, START_TIMEOUT
+from idshttpd import REPO, START_TIMEOUT, log_id  # noqa: F401 (re-exported)
 
 TESTMOD = REPO / "tests" / "mod" / ".libs" / "mod_idsession_test.so"
 TESTMOD_LOAD = "LoadModule idsession_test_module %s\n" % TESTMOD
@@ -52,11 +51,6 @@ foreach (['SESSION_TOKEN', 'SESSION_TOKEN_NEW', 'SESSION_LOG_ID', 'HTTP_X_SESSIO
 }
 echo 'SAPI=', PHP_SAPI, "\\n";
 """
-
-
-def log_id(tok):
-    """SESSION_LOG_ID of a token: the first 16 hex digits (lowercase) of SHA-256."""
-    return hashlib.sha256(tok.encode()).hexdigest()[:16]
 
 
 def need(path, what):

@@ -71,6 +71,9 @@ Pieces:
   memcheck errors fail the test that stopped the server. `IDS_KEEP=1` keeps server roots.
 """
 
+import base64
+import hashlib
+import hmac
 import os
 import re
 import shutil
@@ -130,13 +133,50 @@ foreach (['SESSION_TOKEN', 'SESSION_TOKEN_NEW', 'SESSION_LOG_ID', 'HTTP_COOKIE']
 
 def token(nbytes=32):
     """A well-formed token as mod_idsession mints it (unsigned): unpadded base64url."""
-    import base64
-    return base64.urlsafe_b64encode(os.urandom(nbytes)).rstrip(b"=").decode()
+    return b64url(os.urandom(nbytes))
 
 
 def token_re(nbytes=32):
     """Regex for an unsigned token of nbytes random bytes."""
     return re.compile(r"^[A-Za-z0-9_-]{%d}$" % ((nbytes * 4 + 2) // 3))
+
+
+def b64url(data):
+    """Unpadded base64url, the module's token alphabet."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def tag(secret, r):
+    """T for random part r: base64url of the first 16 bytes of HMAC-SHA256(secret, R)."""
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return b64url(hmac.new(secret, r.encode(), hashlib.sha256).digest()[:16])
+
+
+def signed(secret, nbytes=32, r=None):
+    """A token R.T signed with secret, as the module mints it."""
+    r = r if r is not None else token(nbytes)
+    return r + "." + tag(secret, r)
+
+
+def log_id(tok):
+    """SESSION_LOG_ID of a token: the first 16 hex digits (lowercase) of SHA-256."""
+    return hashlib.sha256(tok.encode()).hexdigest()[:16]
+
+
+def wait_file_line(path, match, timeout=10.0):
+    """The first line of the file at path that holds match (a substring, or a predicate
+    on the line). Polled: mod_log_config writes access logs after the response."""
+    pred = match if callable(match) else (lambda line: match in line)
+    deadline = time.monotonic() + timeout
+    while True:
+        if path.exists():
+            for line in path.read_text(errors="replace").splitlines():
+                if pred(line):
+                    return line
+        if time.monotonic() > deadline:
+            raise AssertionError("no line matching %r in %s" % (match, path))
+        time.sleep(0.05)    # polling interval, not synchronisation
 
 
 def free_port():

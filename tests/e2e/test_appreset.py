@@ -9,18 +9,15 @@ Servers: `httpd` (AppReset in <Location>s; CGI, php-cgi, SSI, a proxy to `backen
 second httpd without mod_idsession), `wide` (IDSession/IDSessionAppReset server-wide as in
 conf/demo.conf; php-cgi and demo/login.php), `modphp` (mod_php under prefork)."""
 
-import base64
-import hashlib
 import hmac
 import re
-import time
 import uuid
 from urllib.parse import quote
 
 import pytest
 
 import idshttpd
-from idshttpd import UNSET, token, token_re
+from idshttpd import UNSET, log_id, signed, tag, token, token_re, wait_file_line
 
 NAME = "_session"
 TOK = token_re(32)
@@ -223,24 +220,6 @@ def assert_accepted(httpd, tok, path="/ar/app.cgi", name=NAME):
     return env
 
 
-def log_id(tok):
-    return hashlib.sha256(tok.encode()).hexdigest()[:16]
-
-
-def notes_line(httpd, marker):
-    """The notes_log line of the request whose query string holds marker (polled: the
-    access log is written after the response)."""
-    f = httpd.root / "logs" / "notes_log"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if f.exists():
-            for line in f.read_text().splitlines():
-                if marker in line:
-                    return line.split(" ")
-        time.sleep(0.02)   # polling interval
-    raise AssertionError("no notes_log line for %s" % marker)
-
-
 # ---- SESSION_TOKEN_NEXT ----------------------------------------------------------------------
 
 def test_next_offered_minted(httpd):
@@ -290,7 +269,7 @@ def test_next_in_notes(httpd):
     marker = uuid.uuid4().hex
     t = token()
     r = httpd.curl("/ar/app.cgi?m=" + marker, cookie_header="_session=" + t)
-    line = notes_line(httpd, marker)
+    line = wait_file_line(httpd.root / "logs" / "notes_log", marker).split(" ")
     assert line[1] == t
     assert line[3] == r.env()["SESSION_TOKEN_NEXT"]
 
@@ -465,7 +444,7 @@ def test_rotation_in_notes(httpd):
     marker = uuid.uuid4().hex
     r = httpd.curl("/ar/app.cgi" + q(RESET, m=marker), cookie_header="_session=" + token())
     c = the_cookie(r)
-    line = notes_line(httpd, marker)
+    line = wait_file_line(httpd.root / "logs" / "notes_log", marker).split(" ")
     assert line[1] == c.value
     assert line[2] == log_id(c.value)
 
@@ -763,18 +742,8 @@ def test_proxy_outside_appreset(httpd):
 
 # ---- signed tokens ---------------------------------------------------------------------------
 
-def sign(random_part):
-    tag = hmac.new(SECRET.encode(), random_part.encode(), hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(tag).rstrip(b"=").decode()
-
-
-def signed_token():
-    t = token()
-    return t + "." + sign(t)
-
-
 def test_signed_next_verifies(httpd):
-    t = signed_token()
+    t = signed(SECRET)
     r = httpd.curl("/signed/app.cgi", cookie_header="_session=" + t)
     env = r.env()
     assert env["SESSION_TOKEN"] == t
@@ -782,15 +751,15 @@ def test_signed_next_verifies(httpd):
     m = SIGNED.match(env["SESSION_TOKEN_NEXT"])
     assert m, env
     assert TOK.match(m.group(1))
-    assert hmac.compare_digest(m.group(2), sign(m.group(1)))
+    assert hmac.compare_digest(m.group(2), tag(SECRET, m.group(1)))
 
 
 def test_signed_rotation(httpd):
-    r = httpd.curl("/signed/app.cgi" + q(RESET), cookie_header="_session=" + signed_token())
+    r = httpd.curl("/signed/app.cgi" + q(RESET), cookie_header="_session=" + signed(SECRET))
     env = r.env()
     c = assert_rotated(r, env["SESSION_TOKEN_NEXT"])
     m = SIGNED.match(c.value)
-    assert m and m.group(2) == sign(m.group(1))
+    assert m and m.group(2) == tag(SECRET, m.group(1))
     assert_accepted(httpd, c.value, path="/signed/app.cgi")
 
 
@@ -946,14 +915,14 @@ def test_wide_php_client_header(wide):
 
 @pytest.mark.parametrize("cookie", [False, True], ids=["minted", "kept"])
 def test_wide_php_signed(wide, cookie):
-    t = signed_token()
+    t = signed(SECRET)
     r = wide.curl("/signed/app.php" + qphp(RESET),
                   cookie_header="_session=" + t if cookie else None)
     env = r.env()
     assert SIGNED.match(env["SESSION_TOKEN"])
     c = assert_rotated(r, env["SESSION_TOKEN_NEXT"])
     m = SIGNED.match(c.value)
-    assert m and m.group(2) == sign(m.group(1))
+    assert m and m.group(2) == tag(SECRET, m.group(1))
     assert_accepted(wide, c.value, path="/signed/app.php")
 
 

@@ -2,13 +2,12 @@
 exactly one Set-Cookie, Cache-Control: no-store, the redirect target and `next`, the
 location's cookie attributes, SESSION_TOKEN in notes."""
 
-import time
 import uuid
 from urllib.parse import quote
 
 import pytest
 
-from idshttpd import token, token_re
+from idshttpd import token, token_re, wait_file_line
 
 TOK = token_re(32)
 
@@ -76,20 +75,6 @@ def the_cookie(r, name="_session"):
 
 def cache_control(r):
     return ", ".join(r.headers_named("cache-control"))
-
-
-def notes_line(httpd, marker):
-    """The notes_log line of the request whose query string holds marker (polled: the
-    access log is written after the response)."""
-    f = httpd.root / "logs" / "notes_log"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if f.exists():
-            for line in f.read_text().splitlines():
-                if marker in line:
-                    return line.split(" ")
-        time.sleep(0.02)
-    raise AssertionError("no notes_log line for %s" % marker)
 
 
 # ---- methods and status codes ----------------------------------------------------------------
@@ -190,7 +175,7 @@ def test_notes_hold_new_token(httpd):
     t = token()
     r = httpd.curl("/reset?m=" + marker, cookie_header="_session=" + t)
     c = the_cookie(r)
-    line = notes_line(httpd, marker)
+    line = wait_file_line(httpd.root / "logs" / "notes_log", marker).split(" ")
     assert line[1] == c.value
     assert line[1] != t
 
@@ -199,7 +184,8 @@ def test_notes_hold_new_token_when_fixups_minted(httpd):
     marker = uuid.uuid4().hex
     r = httpd.curl("/reset?m=" + marker)
     c = the_cookie(r)
-    assert notes_line(httpd, marker)[1] == c.value
+    assert wait_file_line(httpd.root / "logs" / "notes_log",
+                          marker).split(" ")[1] == c.value
 
 
 def test_cookie_then_works(httpd):

@@ -4,7 +4,6 @@ The demo runs exactly as a person would run it, on a free port (IDS_DEMO_PORT) w
 its ServerRoot in a temporary directory (IDS_DEMO_ROOT).
 """
 
-import hashlib
 import os
 import re
 import shutil
@@ -17,14 +16,11 @@ from pathlib import Path
 import pytest
 
 import idshttpd
+from idshttpd import log_id
 
 REPO = idshttpd.REPO
 DEMO = REPO / "scripts" / "demo.sh"
 TOKEN = re.compile(r"<code>([A-Za-z0-9_-]{43})</code>")
-
-
-def log_id(token):
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 class Demo:

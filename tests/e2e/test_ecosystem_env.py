@@ -3,15 +3,13 @@
 test -- not in server context, where rules run before the fixups phase; a LogFormat with
 %{SESSION_LOG_ID}n (log ids instead of tokens); and mod_info listing the directives."""
 
-import hashlib
 import html
 import re
-import time
 
 import pytest
 
 from ecosystem import log_id
-from idshttpd import token
+from idshttpd import token, wait_file_line
 
 
 DIRECTIVES = ["IDSession", "IDSessionCookieName", "IDSessionCookiePath",
@@ -202,18 +200,10 @@ def test_rewrite_server_context_condition_is_empty(httpd):
 
 # ---- logs --------------------------------------------------------------------------------
 
-def log_line(httpd, uri, timeout=10.0):
-    """The ids_log line for uri (mod_log_config writes it after the response is sent)."""
-    path = httpd.root / "logs" / "ids_log"
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [l for l in (path.read_text().splitlines() if path.exists() else [])
-                 if l.split(" ")[0] == uri]
-        if lines:
-            return lines[-1].split(" ")
-        if time.monotonic() > deadline:
-            raise AssertionError("no log line for %s" % uri)
-        time.sleep(0.05)   # polling interval, not synchronisation
+def log_line(httpd, uri):
+    """The ids_log fields for uri."""
+    return wait_file_line(httpd.root / "logs" / "ids_log",
+                          lambda l: l.split(" ")[0] == uri).split(" ")
 
 
 def test_log_id_minted(httpd):
@@ -236,7 +226,7 @@ def test_log_id_is_sha256_prefix(httpd):
     httpd.curl("/log/sha", cookie_header="_session=" + t)
     lid = log_line(httpd, "/log/sha")[1]
     assert re.fullmatch(r"[0-9a-f]{16}", lid)
-    assert lid == hashlib.sha256(t.encode()).hexdigest()[:16]
+    assert lid == log_id(t)
     assert t not in (httpd.root / "logs" / "ids_log").read_text()
 
 

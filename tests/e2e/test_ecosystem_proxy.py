@@ -6,12 +6,11 @@ context: server, <Location>, <Directory>, .htaccess; `IDSessionHeader none` turn
 an inner section."""
 
 import os
-import time
 
 import pytest
 
 from ecosystem import ECHO_CGI, PHP_FPM, SERVER_PHP, PhpFpm, log_id, need
-from idshttpd import UNSET, token, token_re
+from idshttpd import UNSET, token, token_re, wait_file_line
 
 TOK = token_re(32)
 EVIL = "client-chosen-" + "A" * 29
@@ -163,20 +162,8 @@ def test_backend_sees_header_in_its_own_log(front, backend):
     t = token()
     front.curl("/p/logged", cookie_header="_session=" + t)
     log = backend.root / "logs" / "hdr_log"
-    line = _wait_file_line(log, "/p/logged ")
+    line = wait_file_line(log, lambda l: l.startswith("/p/logged "))
     assert line == "/p/logged [%s] [-]" % t
-
-
-def _wait_file_line(path, prefix, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        if path.exists():
-            for l in path.read_text().splitlines():
-                if l.startswith(prefix):
-                    return l
-        if time.monotonic() > deadline:
-            raise AssertionError("no line %r in %s" % (prefix, path))
-        time.sleep(0.05)   # polling interval: mod_log_config writes after the response
 
 
 # ---- a client never chooses what the backend sees -----------------------------------------
@@ -231,7 +218,8 @@ def test_underscore_variant_never_reaches_the_backend(front, backend):
     r = front.curl("/p/underscore", cookie_header="_session=" + t,
                    headers=["X_Session_Token: " + EVIL, "x_session-TOKEN: " + EVIL])
     assert backend_env(r)["HTTP_X_SESSION_TOKEN"] == t
-    line = _wait_file_line(backend.root / "logs" / "hdr_log", "/p/underscore ")
+    line = wait_file_line(backend.root / "logs" / "hdr_log",
+                          lambda l: l.startswith("/p/underscore "))
     assert line == "/p/underscore [%s] [-]" % t
 
 

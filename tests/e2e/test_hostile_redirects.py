@@ -20,17 +20,14 @@ into `//evil`, and WHATWG serialises it as http://host//evil.  It stays on this 
 it may be honoured; the test only insists that the host is kept.  The same goes for
 `/..//evil`, `/%2e%2e//evil` and `/@evil`."""
 
-import base64
-import hashlib
 import hmac
 import re
-import time
 import uuid
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
 import pytest
 
-from idshttpd import token_re
+from idshttpd import tag, token_re, wait_file_line
 
 NAME = "_session"
 S1 = "hostile-redirect-suite-signing-secret-012345"
@@ -191,17 +188,12 @@ def httpd(httpd_module_factory):
     return httpd_module_factory(conf=CONF, name="redirects")
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def well_formed(tok, is_signed):
     if not is_signed:
         return token_re(32).match(tok) is not None
     r, sep, t = tok.partition(".")
     return (sep == "." and token_re(32).match(r) is not None
-            and hmac.compare_digest(t, b64url(hmac.new(S1.encode(), r.encode(),
-                                                         hashlib.sha256).digest()[:16])))
+            and hmac.compare_digest(t, tag(S1, r)))
 
 
 def browser_view(loc):
@@ -228,20 +220,6 @@ def assert_stays_on_site(httpd, loc):
         assert not d.startswith(b"//") and not d.startswith(b"/\\"), (loc, d)
 
 
-def wait_req_log(httpd, req_id):
-    """The access-log fields of the request tagged X-Req: req_id (written after the
-    response went out, hence the polling)."""
-    path = httpd.root / "logs" / "req_log"
-    deadline = time.monotonic() + 10
-    while True:
-        if path.exists():
-            for line in path.read_text(errors="replace").splitlines():
-                if line.startswith(req_id + " "):
-                    return line.split(" ")
-        assert time.monotonic() < deadline, "no access-log line for %s" % req_id
-        time.sleep(0.05)    # polling interval, not synchronisation
-
-
 def send(httpd, method, target):
     req_id = uuid.uuid4().hex
     req = method.encode() + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" \
@@ -265,7 +243,8 @@ def check(httpd, method, target, is_signed):
     loc = r.header("location")
     assert_stays_on_site(httpd, loc)
     assert len(cookies) == 1, r.headers
-    _, status, tok, new = wait_req_log(httpd, req_id)
+    _, status, tok, new = wait_file_line(httpd.root / "logs" / "req_log",
+                                          lambda l: l.startswith(req_id + " ")).split(" ")
     assert status == str(r.status)
     assert tok == cookies[0].value
     assert new == "1"

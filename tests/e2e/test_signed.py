@@ -8,11 +8,11 @@ import base64
 import hashlib
 import hmac
 import re
-import time
 
 import pytest
 
-from idshttpd import ENV_CGI, UNSET, token, token_re
+from idshttpd import (ENV_CGI, UNSET, b64url, log_id, signed, tag, token, token_re,
+                      wait_file_line)
 
 NAME = "_session"
 
@@ -96,22 +96,6 @@ LOCATIONS = ["s", "s16", "s-app", "u", "a", "a/sub", "b", "d", "f", "rel", "rot"
 SEEN = set()     # every token this module saw, for the log check at the end
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def tag(secret, r):
-    """T for random part r: base64url of the first 16 bytes of HMAC-SHA256(secret, R)."""
-    if isinstance(secret, str):
-        secret = secret.encode()
-    return b64url(hmac.new(secret, r.encode(), hashlib.sha256).digest()[:16])
-
-
-def signed(secret, nbytes=32, r=None):
-    r = r if r is not None else token(nbytes)
-    return r + "." + tag(secret, r)
-
-
 def split(tok):
     r, sep, t = tok.partition(".")
     assert sep == "." and len(t) == 22, tok
@@ -123,10 +107,6 @@ def signed_by(tok, secret, nbytes=32):
     r, sep, t = tok.partition(".")
     return (sep == "." and token_re(nbytes).match(r) is not None
             and len(t) == 22 and hmac.compare_digest(t, tag(secret, r)))
-
-
-def log_id(tok):
-    return hashlib.sha256(tok.encode()).hexdigest()[:16]
 
 
 @pytest.fixture(scope="module")
@@ -220,19 +200,6 @@ def test_access_log_note_is_whole_token(httpd):
     _, env, c = get(httpd, "/s/env.cgi")
     assert wait_file_line(httpd.root / "logs" / "token_log", c.value) == \
         "/s/env.cgi " + c.value
-
-
-def wait_file_line(path, needle):
-    """Poll a log file for a line holding needle (access logs are written after the
-    response has gone out)."""
-    deadline = time.monotonic() + 10
-    while True:
-        lines = [l for l in path.read_text().splitlines() if needle in l] \
-            if path.exists() else []
-        if lines:
-            return lines[-1]
-        assert time.monotonic() < deadline, "no line with %r in %s" % (needle, path)
-        time.sleep(0.05)    # polling interval, not synchronisation
 
 
 # ---- what verification accepts ----------------------------------------------------------------
