@@ -325,8 +325,17 @@ def test_header_name_case_insensitive(httpd, line):
     assert_rotated(r, r.env()["SESSION_TOKEN_NEXT"])
 
 
+@pytest.mark.parametrize("lines", [("IDSession-Reset: 1", "IDSession-Reset: 1"),
+                                   ("IDSession-Reset: 1,1",), ("IDSession-Reset: 1 , 1",)],
+                         ids=["sent-twice", "list", "list-spaces"])
+def test_header_list_of_ones_rotates(httpd, lines):
+    # A header sent twice reaches the module merged as "1, 1".
+    r = httpd.curl("/ar/app.cgi" + q(*lines), cookie_header="_session=" + token())
+    assert_rotated(r, r.env()["SESSION_TOKEN_NEXT"])
+
+
 @pytest.mark.parametrize("value", ["0", "2", "11", "yes", "true", "on", "01", "1.0", "-1",
-                                   "one", ""])
+                                   "one", "", "1, 0", "1,", ",1"])
 def test_other_values_do_not_rotate(httpd, value):
     t = token()
     r = httpd.curl("/ar/app.cgi" + q("IDSession-Reset: " + value),

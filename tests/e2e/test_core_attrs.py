@@ -271,3 +271,14 @@ def test_prefix_wins_after_merge_with_one_warning(httpd_factory, case):
     warns = [l for l in h.log_lines() if "[idsession:warn]" in l]
     assert len(warns) == 1, warns
     assert "__Host-m" in warns[0] or "__Secure-m" in warns[0]
+
+
+def test_configtest_shows_the_merge_warning(configtest):
+    # apache2 -t runs no post_config; the module's test_config hook warns there too.
+    rc, out = configtest("IDSessionCookiePath /other\n"
+                         "<Location /merged>\n    IDSession On\n"
+                         "    IDSessionCookieName __Host-m\n</Location>\n")
+    assert rc == 0, out
+    assert "Syntax OK" in out
+    [warn] = [l for l in out.splitlines() if "the prefix wins" in l]
+    assert "IDSessionCookiePath /other" in warn and "__Host-m" in warn

@@ -71,6 +71,18 @@ BAD = [
     ("IDSessionResetRedirect", "http://"),
     ("IDSessionResetRedirect", '"/a b"'),
     ("IDSessionResetRedirect", '""'),
+    # labels may not start or end with '-', and no trailing dot
+    ("IDSessionCookieDomain", "a-.example"),
+    ("IDSessionCookieDomain", "a.-b.example"),
+    ("IDSessionCookieDomain", "example.com."),
+    ("IDSessionCookieDomain", "example-"),
+    # headers httpd or a backend relies on, in any spelling
+    ("IDSessionHeader", "Host"),
+    ("IDSessionHeader", "cookie"),
+    ("IDSessionHeader", "Content-Length"),
+    ("IDSessionHeader", "Transfer_Encoding"),
+    ("IDSessionHeader", "Authorization"),
+    ("IDSessionHeader", "a;b"),
 ]
 
 

@@ -63,6 +63,19 @@ CONF = r"""
 <Location /ssi>
     IDSession On
 </Location>
+# An SSI page outside IDSession that includes an enabled CGI: by then the page's
+# headers are out, so the cookie can't follow (a warning says so).
+<Directory "@DOCROOT@/ssioff">
+    Options +Includes
+    AddOutputFilter INCLUDES .shtml
+</Directory>
+# mod_dir's index subrequest is the first enabled request of the chain.
+<Directory "@DOCROOT@/d2">
+    DirectoryIndex missing.html index.html
+    <Files "*.html">
+        IDSession On
+    </Files>
+</Directory>
 
 # Per-directory mod_rewrite: an external redirect and an internal rewrite.
 <Directory "@DOCROOT@/rw">
@@ -106,6 +119,8 @@ def httpd(httpd_module_factory):
     h.write("off/index.html", "off\n")
     h.write("none/index.html", "none\n")
     h.write("ssi/page.shtml", SSI_PAGE)
+    h.write("ssioff/page.shtml", 'BEFORE\n<!--#include virtual="/ssi/env.cgi" -->\n')
+    h.write("d2/index.html", "index\n")
     h.write("rw/new", "new\n")
     h.write_cgi("err/doc.cgi", ENV_CGI)
     h.write("err/doc.shtml", 'DOC=<!--#echo var="SESSION_TOKEN" -->\n'
@@ -449,6 +464,25 @@ def test_ssi_subrequests_kept_token(httpd):
     assert r.headers_named("set-cookie") == []
     assert re.findall(r"^SESSION_TOKEN=(.*)$", r.body, re.M) == [t, t]
     assert re.findall(r"^SESSION_TOKEN_NEW=(.*)$", r.body, re.M) == [UNSET, UNSET]
+
+
+def test_ssi_include_minting_too_late_is_logged(httpd):
+    httpd.expect_log(r"\[idsession:warn\].*minted in a subrequest after /ssioff/page.shtml "
+                     r"had sent its headers")
+    r = httpd.curl("/ssioff/page.shtml")
+    assert r.status == 200
+    assert "SESSION_TOKEN_NEW=1" in r.body
+    assert r.headers_named("set-cookie") == []
+    httpd.wait_log(r"minted in a subrequest after /ssioff/page.shtml")
+
+
+def test_directory_index_subrequest_mint_is_private(httpd):
+    # The main request for /d2/ is not enabled; mod_dir's subrequest for index.html is,
+    # and its cookie goes out with the fast-redirected main response.
+    r = httpd.curl("/d2/")
+    assert r.status == 200 and r.body == "index\n"
+    assert assert_minted(r)
+    assert "private" in cache_control(r)
 
 
 def test_errordocument_cgi_same_token(httpd):

@@ -72,6 +72,9 @@ CustomLog "@ROOT@/logs/ids_log" ids
 <Location /info-secret>
     IDSessionSecret file:@ROOT@/secret
 </Location>
+<Location /info-literal>
+    IDSessionSecret literal-secret-in-the-config-0123456789-abcdef
+</Location>
 """
 
 HTACCESS = r"""IDSession On
@@ -272,3 +275,9 @@ def test_mod_info_config_shows_secret_paths_only(httpd):
     t = text_of(r)
     assert "IDSessionSecret file:%s/secret" % httpd.root in t
     assert "s" * 40 not in t
+
+
+def test_mod_info_config_hides_a_literal_secret(httpd):
+    t = text_of(httpd.curl("/server-info?config"))
+    assert "IDSessionSecret (secret not shown)" in t
+    assert "literal-secret-in-the-config" not in t
