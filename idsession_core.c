@@ -451,6 +451,7 @@ static int ids_utf8_ok(const unsigned char *s, apr_size_t len)
 static int ids_stage_ok(const char *s, int raw)
 {
     const unsigned char *c;
+    const char *colon, *slashes;
     apr_size_t plen;
 
     if (s[0] != '/' || s[1] == '/' || s[1] == '\\') {
@@ -467,16 +468,11 @@ static int ids_stage_ok(const char *s, int raw)
     if (!ids_utf8_ok((const unsigned char *)s, strlen(s))) {
         return 0;
     }
-    /* No scheme: nothing like "x://" or "x:" before the path proper. */
+    /* No scheme: no "x:" together with "//" in the path proper. */
     plen = strcspn(s, "?#");
-    if (plen > 0) {
-        const char *colon = memchr(s, ':', plen);
-        const char *slashes = colon ? strstr(s, "//") : NULL;
-        if (colon && slashes && slashes < s + plen) {
-            return 0;
-        }
-    }
-    return 1;
+    colon = memchr(s, ':', plen);
+    slashes = strstr(s, "//");
+    return !(colon && slashes && slashes < s + plen);
 }
 
 int ids_local_path_ok(apr_pool_t *p, const char *target)
