@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "apr_lib.h"
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include "unit.h"
 
 static void check_tag(const unsigned char *key, size_t keylen,
@@ -335,10 +337,62 @@ static void test_log_id(void)
     }
 }
 
+/* The hand-finished SHA-256 against libcrypto's own, at every length
+ * around the padding edges (55, 56, 63, 64 and their multiples). */
+static void test_sha256_padding(void)
+{
+    unsigned char msg[300], md[SHA256_DIGEST_LENGTH];
+    unsigned char keys[2][100];
+    size_t len, keylen[2] = { 37, 100 };
+    int k, bad_log = -1, bad_tag = -1;
+
+    for (len = 0; len < sizeof(msg); len++) {
+        msg[len] = (unsigned char)('A' + (len * 7) % 26);
+    }
+    memset(keys[0], 0x42, sizeof(keys[0]));
+    for (len = 0; len < sizeof(keys[1]); len++) {
+        keys[1][len] = (unsigned char)(len * 13 + 1);
+    }
+    for (len = 0; len <= sizeof(msg); len++) {
+        static const char hex[] = "0123456789abcdef";
+        char got[IDS_LOG_ID_CHARS + 1], want[IDS_LOG_ID_CHARS + 1];
+        int i;
+
+        ids_log_id((const char *)msg, len, got);
+        SHA256(msg, len, md);
+        for (i = 0; i < IDS_LOG_ID_CHARS / 2; i++) {
+            want[2 * i] = hex[md[i] >> 4];
+            want[2 * i + 1] = hex[md[i] & 15];
+        }
+        want[IDS_LOG_ID_CHARS] = '\0';
+        if (bad_log < 0 && strcmp(got, want) != 0) {
+            bad_log = (int)len;
+        }
+        for (k = 0; k < 2; k++) {
+            ids_key key;
+            char tag[IDS_TAG_CHARS + 1], ref[IDS_TAG_CHARS + 1];
+            unsigned int mdlen = 0;
+
+            ids_key_init(&key, keys[k], keylen[k]);
+            ids_tag(&key, (const char *)msg, len, tag);
+            HMAC(EVP_sha256(), keys[k], (int)keylen[k], msg, len, md, &mdlen);
+            ids_b64url_encode(ref, md, IDS_TAG_BYTES);
+            if (bad_tag < 0 && (mdlen != 32 || strcmp(tag, ref) != 0)) {
+                bad_tag = (int)len;
+            }
+        }
+    }
+    tap_ok(bad_log < 0, "log id = SHA-256 for every length 0..300 (first "
+           "mismatch: %d)", bad_log);
+    tap_ok(bad_tag < 0, "tag = HMAC-SHA256 for every length 0..300, short "
+           "and hashed key (first mismatch: %d)", bad_tag);
+}
+
 void test_tokens(apr_pool_t *p)
 {
     (void)p;
     test_token_ok();
     test_token_mint();
     test_log_id();
+    test_sha256_padding();
 }
