@@ -112,6 +112,9 @@ typedef struct {
 
 static ap_filter_rec_t *ids_filter_handle;
 
+/* Whether mod_cache is loaded; set in post_config, read-only afterwards. */
+static int ids_have_cache;
+
 /* ---- configuration ----------------------------------------------------- */
 
 static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
@@ -296,6 +299,9 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
     apr_array_header_t *keep;
     int i, hit = 0;
 
+    if (apr_table_get(t, "Set-Cookie") == NULL) {
+        return;                 /* the usual case, without a walk */
+    }
     for (i = 0; i < arr->nelts && !hit; i++) {
         hit = e[i].key && strcasecmp(e[i].key, "Set-Cookie") == 0
               && ids_set_cookie_is_for(e[i].val, name, namelen);
@@ -337,8 +343,11 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     st->cookie_name = r->pool == out->pool ? name
                                            : apr_pstrdup(out->pool, name);
     apr_table_addn(out->err_headers_out, "Set-Cookie", st->cookie);
-    /* mod_cache's save filter runs before ours: tell it directly. */
-    out->no_cache = 1;
+    /* mod_cache's save filter runs before ours: tell it directly.  Only
+     * then, as no_cache also makes httpd add an Expires header. */
+    if (ids_have_cache) {
+        out->no_cache = 1;
+    }
     if (r != out && out->sent_bodyct) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "session token minted in a subrequest after %s had "
@@ -449,16 +458,46 @@ static const char *ids_reject_reason(request_rec *r, const ids_scan *s)
     return "its tag does not verify under any IDSessionSecret";
 }
 
-/* SESSION_TOKEN, SESSION_LOG_ID and SESSION_TOKEN_NEW, in notes and env. */
+/* apr_table_setn of n key/value pairs, all named SESSION_*; 1 if t held
+ * none before.  Such keys are nearly always absent (a fresh request), and
+ * then one pass over t and apr_table_addn do what setn's search per key
+ * does: all SESSION_* names share one APR checksum, so each setn compares
+ * them by name. */
+static int ids_table_set(apr_table_t *t, const char *const *kv, int n)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i, absent = 1;
+
+    for (i = 0; i < arr->nelts && absent; i++) {
+        absent = !(e[i].key && (e[i].key[0] | 0x20) == 's'
+                   && strncasecmp(e[i].key, "SESSION_", 8) == 0);
+    }
+    for (i = 0; i < n; i++) {
+        if (absent) {
+            apr_table_addn(t, kv[2 * i], kv[2 * i + 1]);
+        }
+        else {
+            apr_table_setn(t, kv[2 * i], kv[2 * i + 1]);
+        }
+    }
+    return absent;
+}
+
+/* SESSION_TOKEN, SESSION_LOG_ID and SESSION_TOKEN_NEW, in notes and env.
+ * A SESSION_TOKEN_NEW from elsewhere (a server-context RewriteRule's E=,
+ * say) goes when the token is not new. */
 static void ids_set_token_vars(request_rec *r, const ids_state *st)
 {
-    apr_table_setn(r->notes, IDS_ENV_TOKEN, st->token);
-    apr_table_setn(r->subprocess_env, IDS_ENV_TOKEN, st->token);
-    apr_table_setn(r->notes, IDS_ENV_LOG_ID, st->log_id);
-    apr_table_setn(r->subprocess_env, IDS_ENV_LOG_ID, st->log_id);
-    if (st->minted) {
-        apr_table_setn(r->notes, IDS_ENV_NEW, "1");
-        apr_table_setn(r->subprocess_env, IDS_ENV_NEW, "1");
+    const char *kv[] = { IDS_ENV_TOKEN, st->token, IDS_ENV_LOG_ID, st->log_id,
+                         IDS_ENV_NEW, "1" };
+    int n = st->minted ? 3 : 2;
+
+    if (!ids_table_set(r->notes, kv, n) && !st->minted) {
+        apr_table_unset(r->notes, IDS_ENV_NEW);
+    }
+    if (!ids_table_set(r->subprocess_env, kv, n) && !st->minted) {
+        apr_table_unset(r->subprocess_env, IDS_ENV_NEW);
     }
 }
 
@@ -467,8 +506,10 @@ static void ids_publish(request_rec *r, const ids_state *st,
 {
     ids_set_token_vars(r, st);
     if (st->next && st->app) {
-        apr_table_setn(r->notes, IDS_ENV_NEXT, st->next);
-        apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
+        const char *kv[] = { IDS_ENV_NEXT, st->next };
+
+        ids_table_set(r->notes, kv, 1);
+        ids_table_set(r->subprocess_env, kv, 1);
     }
     if (c->header && *c->header) {
         apr_table_setn(r->headers_in, c->header, st->token);
@@ -549,13 +590,19 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         }
 
         if (s.v) {
-            st->token = apr_pstrmemdup(root->pool, s.v, s.vlen);
+            /* The token and its log id, in one allocation. */
+            char *buf = apr_palloc(root->pool,
+                                   s.vlen + 1 + IDS_LOG_ID_CHARS + 1);
+
+            memcpy(buf, s.v, s.vlen);
+            buf[s.vlen] = '\0';
+            st->token = buf;
+            st->log_id = buf + s.vlen + 1;
             if (s.memo_hit) {
-                st->log_id = apr_pstrmemdup(root->pool, s.memo->log_id,
-                                            IDS_LOG_ID_CHARS);
+                memcpy(buf + s.vlen + 1, s.memo->log_id, IDS_LOG_ID_CHARS + 1);
             }
             else {
-                st->log_id = ids_log_id_of(root->pool, st->token);
+                ids_log_id(buf, s.vlen, buf + s.vlen + 1);
                 ids_memo_store(r->connection, &s, st->token, st->log_id);
             }
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -628,35 +675,41 @@ static const char *ids_rotate(request_rec *r, const ids_dir_conf *c)
     return token;
 }
 
-static int ids_cc_has(void *ctx, const char *key, const char *val)
+/* 0: t has no Cache-Control; 1: it has, none private; 2: one says private
+ * or no-store.  One pass instead of apr_table_do's callbacks. */
+static int ids_cc_state(const apr_table_t *t)
 {
-    int *found = ctx;
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i, any = 0;
 
-    if (ids_cache_control_private(val)) {
-        *found = 1;
-        return 0;
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && (e[i].key[0] | 0x20) == 'c'
+            && strcasecmp(e[i].key, "Cache-Control") == 0) {
+            if (ids_cache_control_private(e[i].val)) {
+                return 2;
+            }
+            any = 1;
+        }
     }
-    return 1;
+    return any;
 }
 
 /* A response that sets the session cookie must not be stored by a shared
  * cache and replayed to someone else; the handler's directives stay. */
 static void ids_make_private(request_rec *r)
 {
-    int found = 0, in_err;
+    int out = ids_cc_state(r->headers_out);
+    int err = out == 2 ? 2 : ids_cc_state(r->err_headers_out);
 
-    apr_table_do(ids_cc_has, &found, r->headers_out, "Cache-Control", NULL);
-    apr_table_do(ids_cc_has, &found, r->err_headers_out, "Cache-Control",
-                 NULL);
-    if (found) {
+    if (out == 2 || err == 2) {
         return;
     }
     /* Into every Cache-Control line, for caches that read only one. */
-    in_err = apr_table_get(r->err_headers_out, "Cache-Control") != NULL;
-    if (in_err) {
+    if (err) {
         apr_table_mergen(r->err_headers_out, "Cache-Control", "private");
     }
-    if (!in_err || apr_table_get(r->headers_out, "Cache-Control")) {
+    if (!err || out) {
         apr_table_mergen(r->headers_out, "Cache-Control", "private");
     }
 }
@@ -792,7 +845,8 @@ static int ids_reset_handler(request_rec *r)
     const char *target, *next;
     int rv;
 
-    if (r->handler == NULL || strcmp(r->handler, IDS_HANDLER) != 0) {
+    if (r->handler == NULL || r->handler[0] != IDS_HANDLER[0]
+        || strcmp(r->handler, IDS_HANDLER) != 0) {
         return DECLINED;
     }
     ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", NULL);
@@ -1345,6 +1399,7 @@ static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     ids_warn_merged_conflicts(ptemp, s);
+    ids_have_cache = ap_find_linked_module("mod_cache.c") != NULL;
     return OK;
 }
 

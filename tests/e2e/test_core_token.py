@@ -90,7 +90,18 @@ CONF = r"""
 <VirtualHost 127.0.0.1:@PORT@>
     ServerName main.test
     DocumentRoot "@DOCROOT@"
+    # Values planted before fixups: the module's own replace them.
+    RewriteEngine On
+    RewriteRule ^/planted - [E=SESSION_TOKEN:planted,E=SESSION_LOG_ID:planted,E=SESSION_TOKEN_NEW:planted]
 </VirtualHost>
+<Location /planted>
+    IDSession On
+</Location>
+# mod_headers reads the environment with apr_table_get, which returns the first
+# entry of a name: a second one added behind a planted value would not show.
+<LocationMatch "^/planted">
+    Header always set X-Env "T=%{SESSION_TOKEN}e L=%{SESSION_LOG_ID}e N=%{SESSION_TOKEN_NEW}e"
+</LocationMatch>
 <VirtualHost 127.0.0.1:@PORT@>
     ServerName wide.test
     DocumentRoot "@DOCROOT@"
@@ -105,6 +116,11 @@ SSI_PAGE = """<!--#include virtual="/ssi/env.cgi" -->
 ECHO=<!--#echo var="SESSION_TOKEN" -->
 <!--#include virtual="/ssi/env.cgi?again" -->
 """
+
+
+def env_header(r):
+    [v] = r.headers_named("x-env")
+    return dict(kv.split("=", 1) for kv in v.split(" "))
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +142,8 @@ def httpd(httpd_module_factory):
     h.write("err/doc.shtml", 'DOC=<!--#echo var="SESSION_TOKEN" -->\n'
                              '<!--#include virtual="/err/env.cgi" -->\n')
     h.write_cgi("outside/doc.cgi", ENV_CGI)
+    for d in ("planted", "plantedoff"):
+        h.write(d + "/index.html", "planted\n")
     return h.start()
 
 
@@ -608,3 +626,29 @@ def test_debug_log_traces_decisions_without_tokens(httpd):
         assert t[:20] not in text   # not even a prefix long enough to matter
     # the log id of the kept token identifies the session instead
     assert r1.env()["SESSION_LOG_ID"] in text
+
+
+# ---- values planted before fixups ------------------------------------------------------
+
+def test_planted_env_is_effective_outside_idsession(httpd):
+    # The control: the server-context rule does plant the values.
+    r = httpd.curl("/plantedoff/index.html")
+    assert r.status == 200
+    assert env_header(r) == {"T": "planted", "L": "planted", "N": "planted"}
+
+
+def test_planted_env_replaced_on_mint(httpd):
+    r = httpd.curl("/planted/index.html")
+    c = assert_minted(r)
+    env = env_header(r)
+    assert env["T"] == c.value and env["N"] == "1"
+    assert re.fullmatch(r"[0-9a-f]{16}", env["L"])
+
+
+def test_planted_env_replaced_on_kept_token(httpd):
+    t = token()
+    r = httpd.curl("/planted/index.html", cookie_header="%s=%s" % (NAME, t))
+    assert r.headers_named("set-cookie") == []
+    env = env_header(r)
+    assert env["T"] == t and env["N"] == "(null)"
+    assert re.fullmatch(r"[0-9a-f]{16}", env["L"])
