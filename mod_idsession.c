@@ -251,10 +251,13 @@ static ids_state *ids_state_get(request_rec *r)
                                 &idsession_module);
 }
 
-static ids_state *ids_state_new(request_rec *root)
+/* A zeroed state for root's chain, with extra bytes after it for the
+ * caller (one allocation instead of two on every request). */
+static ids_state *ids_state_new(request_rec *root, apr_size_t extra)
 {
-    ids_state *st = apr_pcalloc(root->pool, sizeof(*st));
+    ids_state *st = apr_palloc(root->pool, sizeof(*st) + extra);
 
+    memset(st, 0, sizeof(*st));
     ap_set_module_config(root->request_config, &idsession_module, st);
     return st;
 }
@@ -427,13 +430,32 @@ static void ids_memo_store(conn_rec *conn, const ids_scan *s,
     memcpy(m->log_id, log_id, IDS_LOG_ID_CHARS + 1);
 }
 
-static int ids_scan_header(void *ctx, const char *key, const char *val)
+/* 1 if k is "Cookie" in any case: a byte compare per header in place of
+ * apr_table_get's checksum and strcasecmp. */
+static int ids_is_cookie_key(const char *k)
 {
-    ids_scan *s = ctx;
+    return k && (k[0] | 0x20) == 'c' && (k[1] | 0x20) == 'o'
+           && (k[2] | 0x20) == 'o' && (k[3] | 0x20) == 'k'
+           && (k[4] | 0x20) == 'i' && (k[5] | 0x20) == 'e' && k[6] == '\0';
+}
 
-    s->v = ids_cookie_find(val, s->name, s->namelen, ids_scan_accept, s,
-                           &s->vlen, &s->seen);
-    return s->v == NULL;        /* go on to the next Cookie header */
+/* Every Cookie header in order (httpd merges repeated ones, but a module
+ * may add more), until one holds a well-formed token. */
+static void ids_scan_cookies(const apr_table_t *t, ids_scan *s)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (ids_is_cookie_key(e[i].key) && e[i].val) {
+            s->v = ids_cookie_find(e[i].val, s->name, s->namelen,
+                                   ids_scan_accept, s, &s->vlen, &s->seen);
+            if (s->v) {
+                return;
+            }
+        }
+    }
 }
 
 /* Why the client's cookie was not taken, for LogLevel debug. */
@@ -458,47 +480,53 @@ static const char *ids_reject_reason(request_rec *r, const ids_scan *s)
     return "its tag does not verify under any IDSessionSecret";
 }
 
-/* apr_table_setn of n key/value pairs, all named SESSION_*; 1 if t held
- * none before.  Such keys are nearly always absent (a fresh request), and
- * then one pass over t and apr_table_addn do what setn's search per key
- * does: all SESSION_* names share one APR checksum, so each setn compares
- * them by name. */
-static int ids_table_set(apr_table_t *t, const char *const *kv, int n)
+/* 1 if t holds no SESSION_* key, as a fresh request's notes and env do.
+ * Then apr_table_addn does what setn's search per key would: all
+ * SESSION_* names share one APR checksum, so each setn compares them by
+ * name. */
+static int ids_no_session_keys(const apr_table_t *t)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    int i, absent = 1;
+    int i;
 
-    for (i = 0; i < arr->nelts && absent; i++) {
-        absent = !(e[i].key && (e[i].key[0] | 0x20) == 's'
-                   && strncasecmp(e[i].key, "SESSION_", 8) == 0);
-    }
-    for (i = 0; i < n; i++) {
-        if (absent) {
-            apr_table_addn(t, kv[2 * i], kv[2 * i + 1]);
-        }
-        else {
-            apr_table_setn(t, kv[2 * i], kv[2 * i + 1]);
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && (e[i].key[0] | 0x20) == 's'
+            && strncasecmp(e[i].key, "SESSION_", 8) == 0) {
+            return 0;
         }
     }
-    return absent;
+    return 1;
 }
 
-/* SESSION_TOKEN, SESSION_LOG_ID and SESSION_TOKEN_NEW, in notes and env.
- * A SESSION_TOKEN_NEW from elsewhere (a server-context RewriteRule's E=,
- * say) goes when the token is not new. */
+/* SESSION_TOKEN, SESSION_LOG_ID and SESSION_TOKEN_NEW into t.  A
+ * SESSION_TOKEN_NEW from elsewhere (a server-context RewriteRule's E=, say)
+ * goes when the token is not new. */
+static void ids_put_token_vars(apr_table_t *t, const ids_state *st)
+{
+    if (ids_no_session_keys(t)) {
+        apr_table_addn(t, IDS_ENV_TOKEN, st->token);
+        apr_table_addn(t, IDS_ENV_LOG_ID, st->log_id);
+        if (st->minted) {
+            apr_table_addn(t, IDS_ENV_NEW, "1");
+        }
+        return;
+    }
+    apr_table_setn(t, IDS_ENV_TOKEN, st->token);
+    apr_table_setn(t, IDS_ENV_LOG_ID, st->log_id);
+    if (st->minted) {
+        apr_table_setn(t, IDS_ENV_NEW, "1");
+    }
+    else {
+        apr_table_unset(t, IDS_ENV_NEW);
+    }
+}
+
+/* The token's variables, in notes and env. */
 static void ids_set_token_vars(request_rec *r, const ids_state *st)
 {
-    const char *kv[] = { IDS_ENV_TOKEN, st->token, IDS_ENV_LOG_ID, st->log_id,
-                         IDS_ENV_NEW, "1" };
-    int n = st->minted ? 3 : 2;
-
-    if (!ids_table_set(r->notes, kv, n) && !st->minted) {
-        apr_table_unset(r->notes, IDS_ENV_NEW);
-    }
-    if (!ids_table_set(r->subprocess_env, kv, n) && !st->minted) {
-        apr_table_unset(r->subprocess_env, IDS_ENV_NEW);
-    }
+    ids_put_token_vars(r->notes, st);
+    ids_put_token_vars(r->subprocess_env, st);
 }
 
 static void ids_publish(request_rec *r, const ids_state *st,
@@ -506,10 +534,8 @@ static void ids_publish(request_rec *r, const ids_state *st,
 {
     ids_set_token_vars(r, st);
     if (st->next && st->app) {
-        const char *kv[] = { IDS_ENV_NEXT, st->next };
-
-        ids_table_set(r->notes, kv, 1);
-        ids_table_set(r->subprocess_env, kv, 1);
+        apr_table_setn(r->notes, IDS_ENV_NEXT, st->next);
+        apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
     }
     if (c->header && *c->header) {
         apr_table_setn(r->headers_in, c->header, st->token);
@@ -567,12 +593,9 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     request_rec *root = ids_chain_root(r);
     ids_state *st = ap_get_module_config(root->request_config,
                                          &idsession_module);
-    const char *hdr;
     ids_scan s;
 
     if (st == NULL) {
-        st = ids_state_new(root);
-
         s.name = ids_cookie_name(c)->s;
         s.namelen = ids_cookie_name(c)->len;
         s.nbytes = ids_token_bytes(c);
@@ -582,18 +605,14 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.v = NULL;
         s.seen = 0;
         s.memo_hit = 0;
-        /* httpd merges repeated Cookie headers, so the first is nearly
-         * always the only one; the others are read only when it fails. */
-        hdr = apr_table_get(r->headers_in, "Cookie");
-        if (hdr && ids_scan_header(&s, "Cookie", hdr)) {
-            apr_table_do(ids_scan_header, &s, r->headers_in, "Cookie", NULL);
-        }
+        ids_scan_cookies(r->headers_in, &s);
 
         if (s.v) {
-            /* The token and its log id, in one allocation. */
-            char *buf = apr_palloc(root->pool,
-                                   s.vlen + 1 + IDS_LOG_ID_CHARS + 1);
+            /* The token and its log id go right after the state. */
+            char *buf;
 
+            st = ids_state_new(root, s.vlen + 1 + IDS_LOG_ID_CHARS + 1);
+            buf = (char *)(st + 1);
             memcpy(buf, s.v, s.vlen);
             buf[s.vlen] = '\0';
             st->token = buf;
@@ -616,6 +635,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
                               "%s); minting a new token", s.name, s.seen,
                               ids_reject_reason(r, &s));
             }
+            st = ids_state_new(root, 0);
             st->token = ids_new_token(r, root->pool, c, "session token");
             if (st->token == NULL) {
                 st->failed = 1;
@@ -665,7 +685,7 @@ static const char *ids_rotate(request_rec *r, const ids_dir_conf *c)
         return NULL;
     }
     if (st == NULL) {
-        st = ids_state_new(root);
+        st = ids_state_new(root, 0);
     }
     st->failed = 0;
     ids_switch(r, st, c, token);
@@ -684,7 +704,9 @@ static int ids_cc_state(const apr_table_t *t)
     int i, any = 0;
 
     for (i = 0; i < arr->nelts; i++) {
+        /* Content-* and Connection part from it at the second byte. */
         if (e[i].key && (e[i].key[0] | 0x20) == 'c'
+            && (e[i].key[1] | 0x20) == 'a'
             && strcasecmp(e[i].key, "Cache-Control") == 0) {
             if (ids_cache_control_private(e[i].val)) {
                 return 2;

@@ -94,6 +94,12 @@ CONF = r"""
     RewriteEngine On
     RewriteRule ^/planted - [E=SESSION_TOKEN:planted,E=SESSION_LOG_ID:planted,E=SESSION_TOKEN_NEW:planted]
 </VirtualHost>
+# A second Cookie header in the request's table, added by a module.
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName two.test
+    DocumentRoot "@DOCROOT@"
+    RequestHeader add Cookie "_session=@TWO_TOKEN@" early
+</VirtualHost>
 <Location /planted>
     IDSession On
 </Location>
@@ -111,6 +117,10 @@ CONF = r"""
     </Location>
 </VirtualHost>
 """
+
+# The token the early RequestHeader adds as a second Cookie header.
+TWO_TOKEN = token()
+CONF = CONF.replace("@TWO_TOKEN@", TWO_TOKEN)
 
 SSI_PAGE = """<!--#include virtual="/ssi/env.cgi" -->
 ECHO=<!--#echo var="SESSION_TOKEN" -->
@@ -202,6 +212,15 @@ def test_kept_token_no_cache_control(httpd):
     r = httpd.curl("/on/index.html", cookie_header="%s=%s" % (NAME, token()))
     assert r.headers_named("set-cookie") == []
     assert "private" not in cache_control(r)
+
+
+def test_token_in_a_second_cookie_header_kept(httpd):
+    # The client's header holds a malformed value; a module added a second Cookie header
+    # with a good one (not merged, as httpd merges only what the client sent).
+    r = httpd.curl("/on/env.cgi", headers=["Host: two.test"],
+                   cookie_header="a=1; %s=short" % NAME)
+    assert r.headers_named("set-cookie") == []
+    assert r.env()["SESSION_TOKEN"] == TWO_TOKEN
 
 
 def test_kept_among_other_cookies(httpd):
