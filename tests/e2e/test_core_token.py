@@ -198,6 +198,15 @@ def test_minted_on_static_file(httpd):
     assert_minted(r)
 
 
+def test_minted_without_mod_cache_has_no_expires(httpd):
+    # r->no_cache (which makes httpd add Expires) is set only for mod_cache; this
+    # server has none. The response stays private through Cache-Control.
+    r = httpd.curl("/on/index.html")
+    assert_minted(r)
+    assert r.headers_named("expires") == []
+    assert cache_control(r) == "private"
+
+
 def test_well_formed_token_kept(httpd):
     t = token()
     r = httpd.curl("/on/env.cgi", cookie_header="%s=%s" % (NAME, t))
