@@ -102,6 +102,15 @@ const char *ids_cookie_find(const char *hdr, const char *name,
                             apr_size_t namelen, ids_accept_fn accept,
                             void *ctx, apr_size_t *vlen, int *seen);
 
+/* The same, where hint (hintlen > 0 bytes of cookie-octets, no whitespace)
+ * is a value the caller already knows accept() takes: a pair whose value is
+ * exactly hint is returned without calling accept().  The answer is the
+ * one ids_cookie_find gives. */
+const char *ids_cookie_find_hint(const char *hdr, const char *name,
+                                 apr_size_t namelen, const char *hint,
+                                 apr_size_t hintlen, ids_accept_fn accept,
+                                 void *ctx, apr_size_t *vlen, int *seen);
+
 typedef enum {
     IDS_SAMESITE_OFF = 0,
     IDS_SAMESITE_STRICT,

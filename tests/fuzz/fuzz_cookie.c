@@ -3,7 +3,8 @@
 /*
  * The input is one Cookie header.  It is scanned with ids_cookie_find under
  * several configurations (unsigned 32 and 16 bytes, signed with one and two
- * keys, no validator), and each answer is checked
+ * keys, no validator), and with ids_cookie_find_hint given the answer or a
+ * prefix of it as the hint, and each answer is checked
  *  - against an independent reference scanner (same value, length, count);
  *  - for its own invariants: the value lies inside the header, is preceded
  *    by "name =" at the start of a pair, holds no separator, starts and
@@ -29,8 +30,10 @@ static int accept_token(const char *v, apr_size_t len, void *ctx)
 }
 
 /* RFC 6265 pairs, split on ';' and ',' first, then on the first '=',
- * each side trimmed. */
+ * each side trimmed.  A value equal to hint (when not NULL) is taken as
+ * the validator would take it. */
 static const char *ref_find(const char *hdr, const scan_config *c,
+                            const char *hint, size_t hintlen,
                             apr_size_t *vlen, int *seen)
 {
     size_t hlen = strlen(hdr), namelen = strlen(c->name), i = 0;
@@ -55,6 +58,8 @@ static const char *ref_find(const char *hdr, const scan_config *c,
             if (ne - ns == namelen && memcmp(hdr + ns, c->name, namelen) == 0) {
                 (*seen)++;
                 if (!c->validate
+                    || (hint && ve - vs == hintlen
+                        && memcmp(hdr + vs, hint, hintlen) == 0)
                     || ids_token_ok(hdr + vs, ve - vs, c->nbytes, &c->ring)) {
                     *vlen = ve - vs;
                     return hdr + vs;
@@ -130,12 +135,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         v = ids_cookie_find(hdr, c->name, strlen(c->name),
                             c->validate ? accept_token : NULL, (void *)c,
                             &vlen, &seen);
-        r = ref_find(hdr, c, &rlen, &rseen);
+        r = ref_find(hdr, c, NULL, 0, &rlen, &rseen);
         FUZZ_ASSERT(v == r);
         FUZZ_ASSERT(seen == rseen);
         if (v != NULL) {
             FUZZ_ASSERT(vlen == rlen);
             check_found(hdr, hlen, c, v, vlen, seen);
+        }
+        /* With the answer as the hint, the same answer; with a prefix of
+         * it, what the reference gives when it takes that prefix too. */
+        if (c->validate && r != NULL) {
+            apr_size_t k;
+
+            for (k = 0; k < 2 && k < rlen; k++) {
+                apr_size_t hlen2 = 0, rlen2 = 0;
+                int seen2 = 0, rseen2 = 0;
+                char *hint = fuzz_cstr((const uint8_t *)r, rlen - k);
+                const char *r2 = ref_find(hdr, c, hint, rlen - k, &rlen2,
+                                          &rseen2);
+
+                FUZZ_ASSERT(ids_cookie_find_hint(hdr, c->name, strlen(c->name),
+                                                 hint, rlen - k, accept_token,
+                                                 (void *)c, &hlen2, &seen2)
+                            == r2);
+                FUZZ_ASSERT(seen2 == rseen2);
+                FUZZ_ASSERT(r2 == NULL || hlen2 == rlen2);
+                FUZZ_ASSERT(k > 0 || (r2 == v && hlen2 == vlen));
+                free(hint);
+            }
         }
         /* seen == NULL must give the same answer. */
         FUZZ_ASSERT(ids_cookie_find(hdr, c->name, strlen(c->name),

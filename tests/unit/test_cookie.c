@@ -157,7 +157,68 @@ static void check_case(const cookie_case *c, const token_ctx *ctx)
         tap_mem_is(v, vlen, c->want, "cookie: %s", c->what);
     }
     tap_int_is(seen, c->seen, "cookie: %s, seen count", c->what);
+    /* The expected value as the hint, and a prefix of it (which is no
+     * whole value), change nothing. */
+    if (c->want != NULL) {
+        size_t wlen = strlen(c->want), k;
+        int same = 1;
+
+        for (k = 0; k < 2 && wlen > 1; k++) {
+            apr_size_t hlen2 = 0;
+            int seen2 = 0;
+            const char *v2 = ids_cookie_find_hint(hdr, c->name, strlen(c->name),
+                                                  c->want, wlen - k,
+                                                  accept_token, (void *)ctx,
+                                                  &hlen2, &seen2);
+            same &= v2 == v && hlen2 == vlen && seen2 == seen;
+        }
+        tap_ok(same, "cookie: %s, same answer with a hint", c->what);
+    }
     free(hdr);
+}
+
+static int accept_calls;
+
+static int accept_counted(const char *v, apr_size_t len, void *ctx)
+{
+    accept_calls++;
+    return accept_token(v, len, ctx);
+}
+
+/* ids_cookie_find_hint: the hint is taken in place, only as a whole
+ * value, and never ahead of an earlier acceptable cookie. */
+static void test_hint(const token_ctx *ctx)
+{
+    static const struct {
+        const char *what;
+        const char *hdr;
+        const char *want;
+        int calls;
+    } cases[] = {
+        { "hint taken without the check", "_session=" T1, T1, 0 },
+        { "hint before spaces and ';'", "_session=" T1 " \t; a=1", T1, 0 },
+        { "hint before ','", "a=1, _session=" T1 ", b=2", T1, 0 },
+        { "hint as a prefix of a longer value", "_session=" T1 "x; _session=" T1,
+          T1, 1 },
+        { "earlier valid cookie wins over the hint", "_session=" T2 "; _session=" T1,
+          T2, 1 },
+        { "name as a prefix of the first name", "_sessionX=" T1 "; _session=" T1,
+          T1, 0 },
+        { "name at the start without '='", "_session; _session=" T1, T1, 0 },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        apr_size_t vlen = 0;
+        const char *v;
+
+        accept_calls = 0;
+        v = ids_cookie_find_hint(cases[i].hdr, "_session", 8, T1, strlen(T1),
+                                 accept_counted, (void *)ctx, &vlen, NULL);
+        tap_mem_is(v, vlen, cases[i].want, "cookie hint: %s", cases[i].what);
+        tap_int_is(accept_calls, cases[i].calls, "cookie hint: %s, checks",
+                   cases[i].what);
+    }
 }
 
 /* Headers too long to write out. */
@@ -238,6 +299,7 @@ void test_cookie_find(apr_pool_t *p)
                    cookie_cases[i].is_signed ? &signed_ctx : &unsigned_ctx);
     }
     test_long_headers(p, &unsigned_ctx);
+    test_hint(&unsigned_ctx);
 
     /* Without a validator, the first value is returned as it stands. */
     {
