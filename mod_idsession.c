@@ -392,24 +392,23 @@ typedef struct {
     apr_size_t nbytes;
     const ids_keyring *ring;
     const ids_conn_memo *memo;
+    const char *hint;           /* the memo's token, if its keys match */
+    apr_size_t hintlen;
     const char *v;
     apr_size_t vlen;
     int seen;
-    int memo_hit;
+    int checked;                /* found by ids_token_ok, not the memo */
 } ids_scan;
 
 static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
 {
     ids_scan *s = ctx;
-    const ids_conn_memo *m = s->memo;
 
-    /* Verified on this connection before, under the same keys. */
-    if (m && m->len == len && m->ring == s->ring && m->nbytes == s->nbytes
-        && memcmp(m->token, v, len) == 0) {
-        s->memo_hit = 1;
+    if (ids_token_ok(v, len, s->nbytes, s->ring)) {
+        s->checked = 1;
         return 1;
     }
-    return ids_token_ok(v, len, s->nbytes, s->ring);
+    return 0;
 }
 
 /* Remembers the connection's verified token and its log id. */
@@ -449,8 +448,9 @@ static void ids_scan_cookies(const apr_table_t *t, ids_scan *s)
 
     for (i = 0; i < arr->nelts; i++) {
         if (ids_is_cookie_key(e[i].key) && e[i].val) {
-            s->v = ids_cookie_find(e[i].val, s->name, s->namelen,
-                                   ids_scan_accept, s, &s->vlen, &s->seen);
+            s->v = ids_cookie_find_hint(e[i].val, s->name, s->namelen,
+                                        s->hint, s->hintlen, ids_scan_accept,
+                                        s, &s->vlen, &s->seen);
             if (s->v) {
                 return;
             }
@@ -602,9 +602,17 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.ring = c->ring;
         s.memo = ap_get_module_config(r->connection->conn_config,
                                       &idsession_module);
+        /* Verified on this connection before, under the same keys: the
+         * scanner compares it in place and skips the check. */
+        s.hint = NULL;
+        s.hintlen = 0;
+        if (s.memo && s.memo->ring == s.ring && s.memo->nbytes == s.nbytes) {
+            s.hint = s.memo->token;
+            s.hintlen = s.memo->len;
+        }
         s.v = NULL;
         s.seen = 0;
-        s.memo_hit = 0;
+        s.checked = 0;
         ids_scan_cookies(r->headers_in, &s);
 
         if (s.v) {
@@ -617,7 +625,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
             buf[s.vlen] = '\0';
             st->token = buf;
             st->log_id = buf + s.vlen + 1;
-            if (s.memo_hit) {
+            if (!s.checked) {
                 memcpy(buf + s.vlen + 1, s.memo->log_id, IDS_LOG_ID_CHARS + 1);
             }
             else {

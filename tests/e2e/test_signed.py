@@ -571,22 +571,23 @@ def test_zz_error_log_has_no_tokens_or_secrets(httpd):
 # and size, so a second request on the same connection skips the HMAC. A token good for
 # /a must still be refused in /b (another secret) and in /u (unsigned) on that connection.
 
-def _two_on_one_connection(httpd, first, second, cookie):
-    """Both requests with one curl, which reuses the connection; returns the two
-    responses' Set-Cookie values for _session (None where there is none)."""
+def _two_on_one_connection(httpd, first, second, cookie, cookie2=None):
+    """Two requests on one connection (curl --next), to first and second, with cookie
+    (and cookie2 for the second, if given); returns the two responses' Set-Cookie values
+    for _session (None where there is none)."""
     import subprocess
-    hdr = httpd.root / "keepalive-head"
-    p = subprocess.run(["curl", "-s", "-v", "-D", str(hdr), "-o", "/dev/null",
-                        "-o", "/dev/null", "-H", "Cookie: " + cookie,
-                        httpd.url(first), httpd.url(second)],
+    h1, h2 = httpd.root / "ka-head-1", httpd.root / "ka-head-2"
+    p = subprocess.run(["curl", "-s", "-v", "-D", str(h1), "-o", "/dev/null",
+                        "-H", "Cookie: " + cookie, httpd.url(first), "--next",
+                        "-s", "-D", str(h2), "-o", "/dev/null",
+                        "-H", "Cookie: " + (cookie2 or cookie), httpd.url(second)],
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert b"Re-using existing connection" in p.stderr   # one connection, two requests
-    blocks = re.split(rb"\r\n\r\n", hdr.read_bytes().strip())
-    assert len(blocks) == 2
     out = []
-    for b in blocks:
-        cookies = [l.split(b":", 1)[1].strip().decode() for l in b.split(b"\r\n")
+    for h in (h1, h2):
+        cookies = [l.split(b":", 1)[1].strip().decode()
+                   for l in h.read_bytes().split(b"\r\n")
                    if l.lower().startswith(b"set-cookie:")
                    and l.split(b":", 1)[1].strip().startswith(NAME.encode() + b"=")]
         assert len(cookies) <= 1
@@ -606,3 +607,25 @@ def test_connection_memo_same_location_kept(httpd):
     t = signed(SA)
     assert _two_on_one_connection(httpd, "/a/index.html", "/a/index.html",
                                   NAME + "=" + t) == [None, None]
+
+
+# The remembered token is compared in place in the next request's header: only a whole
+# value equal to it counts.
+@pytest.mark.parametrize("second, kept", [
+    ("{n}={t}", True),
+    ("a=1; {n}={t} ; b=2", True),
+    ("{n}={t}x", False),
+    ("{n}={t}.x", False),
+    ("{n}=x{t}", False),
+    ("{n}x={t}", False),
+    ("x{n}={t}", False),
+])
+def test_connection_memo_whole_value_only(httpd, second, kept):
+    t = signed(SA)
+    first, then = _two_on_one_connection(httpd, "/a/index.html", "/a/index.html",
+                                         NAME + "=" + t, second.format(n=NAME, t=t))
+    assert first is None
+    if kept:
+        assert then is None
+    else:
+        assert then is not None and then != t
