@@ -102,10 +102,11 @@ const char *ids_cookie_find(const char *hdr, const char *name,
                             apr_size_t namelen, ids_accept_fn accept,
                             void *ctx, apr_size_t *vlen, int *seen);
 
-/* The same, where hint (hintlen > 0 bytes of cookie-octets, no whitespace)
- * is a value the caller already knows accept() takes: a pair whose value is
- * exactly hint is returned without calling accept().  The answer is the
- * one ids_cookie_find gives. */
+/* The same, where hint (hintlen > 0 bytes of cookie-octets, no whitespace,
+ * ';' or ',') is a value the caller already knows accept() takes: a pair
+ * whose value is exactly hint is returned without calling accept(); the
+ * compare takes a time that depends on hintlen only.  The answer is the one
+ * ids_cookie_find gives.  hint NULL or hintlen 0: no hint. */
 const char *ids_cookie_find_hint(const char *hdr, const char *name,
                                  apr_size_t namelen, const char *hint,
                                  apr_size_t hintlen, ids_accept_fn accept,

@@ -3,8 +3,9 @@
 /*
  * The input is one Cookie header.  It is scanned with ids_cookie_find under
  * several configurations (unsigned 32 and 16 bytes, signed with one and two
- * keys, no validator), and with ids_cookie_find_hint given the answer or a
- * prefix of it as the hint, and each answer is checked
+ * keys, no validator), and with ids_cookie_find_hint given the answer, a
+ * prefix of it, or another valid token as the hint, and each answer is
+ * checked
  *  - against an independent reference scanner (same value, length, count);
  *  - for its own invariants: the value lies inside the header, is preceded
  *    by "name =" at the start of a pair, holds no separator, starts and
@@ -69,6 +70,23 @@ static const char *ref_find(const char *hdr, const scan_config *c,
         i = j + 1;
     }
     return NULL;
+}
+
+/* A token that c's validator takes: the random part of nbytes zero bytes
+ * (all 'A'), signed with the ring's first key.  The dictionary holds the
+ * unsigned ones, so headers that carry it come up. */
+static char *valid_hint(const scan_config *c)
+{
+    unsigned char zero[IDS_TOKEN_BYTES_MAX] = { 0 };
+    apr_size_t rlen = IDS_B64URL_LEN(c->nbytes);
+    char *t = malloc(ids_token_len(c->nbytes, 1) + 1);
+
+    ids_b64url_encode(t, zero, c->nbytes);
+    if (c->ring.n > 0) {
+        t[rlen] = IDS_SEP;
+        ids_tag(&c->ring.keys[0], t, rlen, t + rlen + 1);
+    }
+    return t;
 }
 
 static void check_found(const char *hdr, size_t hlen, const scan_config *c,
@@ -163,6 +181,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_ASSERT(k > 0 || (r2 == v && hlen2 == vlen));
                 free(hint);
             }
+        }
+        /* With a valid token as the hint, wherever it stands (before the
+         * answer, after it, nowhere), the answer without one. */
+        if (c->validate) {
+            char *hint = valid_hint(c);
+            apr_size_t hlen2 = 0;
+            int seen2 = 0;
+
+            FUZZ_ASSERT(ids_token_ok(hint, strlen(hint), c->nbytes, &c->ring));
+            FUZZ_ASSERT(ids_cookie_find_hint(hdr, c->name, strlen(c->name), hint,
+                                             strlen(hint), accept_token, (void *)c,
+                                             &hlen2, &seen2) == v);
+            FUZZ_ASSERT(v == NULL || hlen2 == vlen);
+            FUZZ_ASSERT(seen2 == seen);
+            free(hint);
         }
         /* seen == NULL must give the same answer. */
         FUZZ_ASSERT(ids_cookie_find(hdr, c->name, strlen(c->name),
