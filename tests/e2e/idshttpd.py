@@ -179,6 +179,31 @@ def wait_file_line(path, match, timeout=10.0):
         time.sleep(0.05)    # polling interval, not synchronisation
 
 
+def two_on_one_connection(httpd, first, second, cookie, cookie2=None, headers=(),
+                          name="_session"):
+    """Two requests on one connection (curl --next), to first and second, with cookie
+    (and cookie2 for the second, if given) and the extra headers; returns the two
+    responses' Set-Cookie values for name (None where there is none)."""
+    h1, h2 = httpd.root / "ka-head-1", httpd.root / "ka-head-2"
+    extra = [a for h in headers for a in ("-H", h)]
+    p = subprocess.run([CURL, "-s", "-v", "-D", str(h1), "-o", "/dev/null",
+                        "-H", "Cookie: " + cookie] + extra + [httpd.url(first), "--next",
+                        "-s", "-D", str(h2), "-o", "/dev/null",
+                        "-H", "Cookie: " + (cookie2 or cookie)] + extra + [httpd.url(second)],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert b"Re-using existing connection" in p.stderr   # one connection, two requests
+    out = []
+    for h in (h1, h2):
+        cookies = [l.split(b":", 1)[1].strip().decode()
+                   for l in h.read_bytes().split(b"\r\n")
+                   if l.lower().startswith(b"set-cookie:")
+                   and l.split(b":", 1)[1].strip().startswith(name.encode() + b"=")]
+        assert len(cookies) <= 1
+        out.append(cookies[0].split(";")[0].split("=", 1)[1] if cookies else None)
+    return out
+
+
 def free_port():
     """A currently free loopback TCP port (races are handled by retrying start)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

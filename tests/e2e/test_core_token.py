@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from idshttpd import ENV_CGI, ENV_PHP, UNSET, token, token_re
+from idshttpd import ENV_CGI, ENV_PHP, UNSET, token, token_re, two_on_one_connection
 
 NAME = "_session"
 TOK = token_re(32)
@@ -230,6 +230,14 @@ def test_token_in_a_second_cookie_header_kept(httpd):
                    cookie_header="a=1; %s=short" % NAME)
     assert r.headers_named("set-cookie") == []
     assert r.env()["SESSION_TOKEN"] == TWO_TOKEN
+
+
+def test_token_in_a_second_cookie_header_kept_on_one_connection(httpd):
+    # The second request finds the token the first verified (the connection's memo) in
+    # the second Cookie header again.
+    assert two_on_one_connection(httpd, "/on/index.html", "/on/index.html",
+                                 "a=1; %s=short" % NAME, headers=["Host: two.test"]) \
+        == [None, None]
 
 
 def test_kept_among_other_cookies(httpd):

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from idshttpd import (ENV_CGI, UNSET, b64url, log_id, signed, tag, token, token_re,
-                      wait_file_line)
+                      two_on_one_connection, wait_file_line)
 
 NAME = "_session"
 
@@ -571,41 +571,17 @@ def test_zz_error_log_has_no_tokens_or_secrets(httpd):
 # and size, so a second request on the same connection skips the HMAC. A token good for
 # /a must still be refused in /b (another secret) and in /u (unsigned) on that connection.
 
-def _two_on_one_connection(httpd, first, second, cookie, cookie2=None):
-    """Two requests on one connection (curl --next), to first and second, with cookie
-    (and cookie2 for the second, if given); returns the two responses' Set-Cookie values
-    for _session (None where there is none)."""
-    import subprocess
-    h1, h2 = httpd.root / "ka-head-1", httpd.root / "ka-head-2"
-    p = subprocess.run(["curl", "-s", "-v", "-D", str(h1), "-o", "/dev/null",
-                        "-H", "Cookie: " + cookie, httpd.url(first), "--next",
-                        "-s", "-D", str(h2), "-o", "/dev/null",
-                        "-H", "Cookie: " + (cookie2 or cookie), httpd.url(second)],
-                       capture_output=True, timeout=30)
-    assert p.returncode == 0, p.stderr
-    assert b"Re-using existing connection" in p.stderr   # one connection, two requests
-    out = []
-    for h in (h1, h2):
-        cookies = [l.split(b":", 1)[1].strip().decode()
-                   for l in h.read_bytes().split(b"\r\n")
-                   if l.lower().startswith(b"set-cookie:")
-                   and l.split(b":", 1)[1].strip().startswith(NAME.encode() + b"=")]
-        assert len(cookies) <= 1
-        out.append(cookies[0].split(";")[0].split("=", 1)[1] if cookies else None)
-    return out
-
-
 @pytest.mark.parametrize("second", ["/b/index.html", "/u/index.html", "/s16/index.html"])
 def test_connection_memo_respects_keys(httpd, second):
     t = signed(SA)
-    kept, replaced = _two_on_one_connection(httpd, "/a/index.html", second, NAME + "=" + t)
+    kept, replaced = two_on_one_connection(httpd, "/a/index.html", second, NAME + "=" + t)
     assert kept is None                        # /a accepts its own token
     assert replaced is not None and replaced != t
 
 
 def test_connection_memo_same_location_kept(httpd):
     t = signed(SA)
-    assert _two_on_one_connection(httpd, "/a/index.html", "/a/index.html",
+    assert two_on_one_connection(httpd, "/a/index.html", "/a/index.html",
                                   NAME + "=" + t) == [None, None]
 
 
@@ -622,7 +598,7 @@ def test_connection_memo_same_location_kept(httpd):
 ])
 def test_connection_memo_whole_value_only(httpd, second, kept):
     t = signed(SA)
-    first, then = _two_on_one_connection(httpd, "/a/index.html", "/a/index.html",
+    first, then = two_on_one_connection(httpd, "/a/index.html", "/a/index.html",
                                          NAME + "=" + t, second.format(n=NAME, t=t))
     assert first is None
     if kept:
