@@ -17,15 +17,17 @@ the variant itself issued: one request is made first and its Set-Cookie is sent 
    callgrind_control run as www-data (vgdb cannot reach a valgrind that changed uid).
    The dumps are kept in bench/out/callgrind/ for callgrind_annotate.
 2. Throughput: wrk against the event MPM (one server per variant, all running, normal
-   daemon mode), interleaved rounds: for each round and path every variant runs once, the
-   order rotating from round to round. Reported: the median req/s over the rounds, and the
-   ratio to httpd alone = the median over rounds of (variant / baseline) in the same round.
+   daemon mode), interleaved rounds: in each round and path every variant runs once,
+   each run between two runs of httpd alone (B V1 B V2 B ...), the order rotating from
+   round to round. Reported: the median req/s over the rounds, and the ratio to httpd
+   alone = the median over rounds of (variant / the mean of its two neighbouring
+   httpd-alone runs), which cancels the drift of the host's load within a round.
 
 Environment (defaults in brackets):
   BENCH_N [2000]          requests per callgrind measurement (the issue asks for >= 2000)
   BENCH_WARMUP [200]      warm-up requests per path before the counters are zeroed
   BENCH_ROUNDS [5]        wrk rounds
-  BENCH_SECONDS [3]       seconds per wrk run
+  BENCH_SECONDS [2]       seconds per wrk run
   BENCH_CONNECTIONS [8]   wrk connections (one wrk thread)
   BENCH_QUICK=1           smoke run: N=300, 1 round of 1 s (numbers not meaningful)
   BENCH_VARIANTS          comma list of variant keys (default: all), e.g.
@@ -63,7 +65,7 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 N = env_int("BENCH_N", 300 if QUICK else 2000)
 WARMUP = env_int("BENCH_WARMUP", 50 if QUICK else 200)
 ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 5)
-SECONDS = env_int("BENCH_SECONDS", 1 if QUICK else 3)
+SECONDS = env_int("BENCH_SECONDS", 1 if QUICK else 2)
 CONNECTIONS = env_int("BENCH_CONNECTIONS", 8)
 MEASURES = set(os.environ.get("BENCH_MEASURES", "callgrind,wrk").replace(" ", "").split(","))
 OUT = Path(os.environ.get("BENCH_OUT", httpdrun.BENCH / "out"))
@@ -349,20 +351,37 @@ def measure_wrk(variants, problems):
     for v in variants:                               # warm-up, not recorded
         for path in PATHS:
             run_wrk(servers[v.key].port, cookies[v.key] if path == "hot" else None, 1)
+    # Every run of a variant sits between two runs of httpd alone (B V1 B V2 B ...), and
+    # its ratio is taken to the mean of those two neighbours, seconds apart: the load of
+    # this VM's host drifts by several % within a round, which a ratio to a baseline run
+    # half a minute away would take for the module's cost.
+    base_key = variants[0].key
+    others = [v for v in variants if v.key != base_key]
     rps = {(v.key, p): [] for v in variants for p in PATHS}
+    ratios = {(v.key, p): [] for v in others for p in PATHS}
+
+    def one(v, path):
+        x, errs = run_wrk(servers[v.key].port, cookies[v.key] if path == "hot" else None,
+                          SECONDS)
+        if errs:
+            problems.append("%s %s: wrk saw %d socket errors or non-2xx answers"
+                            % (v.title, path, errs))
+        rps[(v.key, path)].append(x)
+        return x
+
     for r in range(ROUNDS):
-        order = variants[r % len(variants):] + variants[:r % len(variants)]
+        order = others[r % len(others):] + others[:r % len(others)] if others else []
         paths = PATHS if r % 2 == 0 else tuple(reversed(PATHS))
         for path in paths:
+            before = one(variants[0], path)
             for v in order:
-                x, errs = run_wrk(servers[v.key].port,
-                                  cookies[v.key] if path == "hot" else None, SECONDS)
-                if errs:
-                    problems.append("%s %s: wrk saw %d socket errors or non-2xx answers"
-                                    % (v.title, path, errs))
-                rps[(v.key, path)].append(x)
+                x = one(v, path)
+                after = one(variants[0], path)
+                ratios[(v.key, path)].append(x / ((before + after) / 2))
+                before = after
         log("  wrk round %d/%d: %s" % (r + 1, ROUNDS, "  ".join(
-            "%s %s %.0f" % (v.key, p[0], rps[(v.key, p)][-1]) for p in PATHS for v in variants)))
+            "%s %s %.0f (%.3f)" % (v.key, p[0], rps[(v.key, p)][-1], ratios[(v.key, p)][-1])
+            for p in PATHS for v in others)))
     for v in variants:
         s = servers[v.key]
         s.stop()
@@ -374,10 +393,9 @@ def measure_wrk(variants, problems):
     for v in variants:
         for p in PATHS:
             runs = rps[(v.key, p)]
-            base = rps[("baseline", p)]
-            ratios = [a / b for a, b in zip(runs, base)]
             result[(v.key, p)] = {"median": statistics.median(runs),
-                                  "ratio": statistics.median(ratios), "runs": runs}
+                                  "ratio": statistics.median(ratios[(v.key, p)])
+                                  if v.key != base_key else 1.0, "runs": runs}
     return result
 
 
@@ -462,7 +480,7 @@ def main():
                 for p in CG_PATHS:
                     cg[(v.key, p)] = r[p]
         if "wrk" in MEASURES:
-            log("wrk: event MPM, %d rounds x %d s, %d connections, interleaved"
+            log("wrk: event MPM, %d rounds x %d s, %d connections, B V1 B V2 B ..."
                 % (ROUNDS, SECONDS, CONNECTIONS))
             wr = measure_wrk(variants, problems)
     finally:
@@ -475,8 +493,9 @@ def main():
              "warm-up requests per path, one keep-alive connection (ab -k -c 1); "
              "extra = instr/req - httpd alone's on the same path." % (N, WARMUP),
              "wrk: event MPM, one child with 32 threads per variant%s, wrk -t1 -c%d, "
-             "%d rounds x %d s interleaved; ratio = median over rounds of (variant / httpd "
-             "alone) in the same round and path." % (
+             "%d rounds of %d s runs, each variant's run between two runs of httpd alone "
+             "(B V1 B V2 B ...); ratio = median over rounds of (variant / mean of its two "
+             "neighbouring httpd-alone runs)." % (
                  ", httpd on CPU %s and wrk on CPU %s" % (HTTPD_CPUS, WRK_CPUS) if PIN else "",
                  CONNECTIONS, ROUNDS, SECONDS),
              "mint = no cookie sent; hot = the cookie the variant issued is sent back; "
