@@ -268,17 +268,23 @@ int ids_cookie_name_ok(const char *name)
 static int ids_equal_ct(const char *a, const char *b, apr_size_t n)
 {
     apr_uint64_t x, y, d = 0;
-    apr_size_t i = 0;
+    apr_size_t i;
 
-    for (; i + 8 <= n; i += 8) {
+    if (n < 8) {
+        for (i = 0; i < n; i++) {
+            d |= (unsigned char)(a[i] ^ b[i]);
+        }
+        return d == 0;
+    }
+    for (i = 0; i + 8 < n; i += 8) {
         memcpy(&x, a + i, 8);
         memcpy(&y, b + i, 8);
         d |= x ^ y;
     }
-    for (; i < n; i++) {
-        d |= (unsigned char)(a[i] ^ b[i]);
-    }
-    return d == 0;
+    /* The last 8 bytes, overlapping the words before: no byte loop. */
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return (d | (x ^ y)) == 0;
 }
 
 /* Runs on every request: the name is found with strstr (vectorised in
@@ -316,9 +322,9 @@ const char *ids_cookie_find_hint(const char *hdr, const char *name,
             (*seen)++;
         }
         /* The value the caller expects: compared in place, without
-         * finding the end of the value first; strnlen keeps the compare
+         * finding the end of the value first; strlen keeps the compare
          * inside the header. */
-        if (hint && hintlen > 0 && strnlen(v, hintlen) == hintlen
+        if (hint && hintlen > 0 && strlen(v) >= hintlen
             && ids_equal_ct(v, hint, hintlen)) {
             ve = v + hintlen;
             while (IDS_IS_OWS(*ve)) {

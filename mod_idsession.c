@@ -502,7 +502,7 @@ static int ids_no_session_keys(const apr_table_t *t)
 /* SESSION_TOKEN, SESSION_LOG_ID and SESSION_TOKEN_NEW into t.  A
  * SESSION_TOKEN_NEW from elsewhere (a server-context RewriteRule's E=, say)
  * goes when the token is not new. */
-static void ids_put_token_vars(apr_table_t *t, const ids_state *st)
+static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
 {
     if (ids_no_session_keys(t)) {
         apr_table_addn(t, IDS_ENV_TOKEN, st->token);
@@ -529,7 +529,7 @@ static void ids_set_token_vars(request_rec *r, const ids_state *st)
     ids_put_token_vars(r->subprocess_env, st);
 }
 
-static void ids_publish(request_rec *r, const ids_state *st,
+static APR_INLINE void ids_publish(request_rec *r, const ids_state *st,
                         const ids_dir_conf *c)
 {
     ids_set_token_vars(r, st);

@@ -180,9 +180,18 @@ static int accept_counted(const char *v, apr_size_t len, void *ctx)
     return accept_token(v, len, ctx);
 }
 
+static int accept_any_counted(const char *v, apr_size_t len, void *ctx)
+{
+    (void)v;
+    (void)len;
+    (void)ctx;
+    accept_calls++;
+    return 1;
+}
+
 /* ids_cookie_find_hint: the hint is taken in place, only as a whole
  * value, and never ahead of an earlier acceptable cookie. */
-static void test_hint(const token_ctx *ctx)
+static void test_hint(apr_pool_t *pool_for_hint, const token_ctx *ctx)
 {
     static const struct {
         const char *what;
@@ -213,6 +222,37 @@ static void test_hint(const token_ctx *ctx)
         tap_mem_is(v, vlen, cases[i].want, "cookie hint: %s", cases[i].what);
         tap_int_is(accept_calls, cases[i].calls, "cookie hint: %s, checks",
                    cases[i].what);
+    }
+    /* The in-place compare at every length class (under a word, one word,
+     * words plus an overlapping tail) and with one byte off at the start,
+     * inside, and at the end: only an equal value skips the check. */
+    {
+        static const char *vals[] = { "abc", "abcdefg", "abcdefgh", "abcdefghi",
+                                      "abcdefghijklmnop", T1 };
+        size_t j, k;
+        int ok = 1;
+
+        for (j = 0; j < sizeof(vals) / sizeof(vals[0]); j++) {
+            size_t n = strlen(vals[j]);
+            size_t offs[4] = { (size_t)-1, 0, n / 2, n - 1 };
+
+            for (k = 0; k < 4; k++) {
+                char *hdr = apr_pstrcat(pool_for_hint, "_session=", vals[j], NULL);
+                apr_size_t vlen = 0;
+                const char *v;
+
+                if (offs[k] != (size_t)-1) {
+                    hdr[9 + offs[k]] ^= 1;
+                }
+                accept_calls = 0;
+                v = ids_cookie_find_hint(hdr, "_session", 8, vals[j], n,
+                                         accept_any_counted, NULL, &vlen, NULL);
+                ok &= v == hdr + 9 && vlen == n
+                      && accept_calls == (offs[k] == (size_t)-1 ? 0 : 1);
+            }
+        }
+        tap_ok(ok, "cookie hint: compared whole, at 3 to 43 bytes, one byte off "
+               "anywhere");
     }
     /* An empty hint is no hint: an empty value is still checked. */
     {
@@ -304,7 +344,7 @@ void test_cookie_find(apr_pool_t *p)
                    cookie_cases[i].is_signed ? &signed_ctx : &unsigned_ctx);
     }
     test_long_headers(p, &unsigned_ctx);
-    test_hint(&unsigned_ctx);
+    test_hint(p, &unsigned_ctx);
 
     /* Without a validator, the first value is returned as it stands. */
     {
