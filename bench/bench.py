@@ -94,7 +94,7 @@ IDS_LOAD = "LoadModule idsession_module {module}\n"
 
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
-                 files=None, needs_module=False, note=""):
+                 files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True):
         self.key = key
         self.title = title
         self.modules = modules
@@ -104,11 +104,26 @@ class Variant:
         self.files = files or {}
         self.needs_module = needs_module
         self.note = note
+        self.paths = paths              # the callgrind paths measured
+        self.wrk = wrk                  # measured with wrk too
 
+
+# A Set-Cookie of the size mod_idsession sends by default.
+FLOOR_COOKIE = ("_session=" + "".join(secrets.choice(ALNUM + "-_") for _ in range(43))
+                + "; Path=/; HttpOnly; SameSite=Lax")
 
 VARIANTS = [
     Variant("baseline", "httpd alone",
             note="hot path sends an ignored Cookie of the same size as mod_idsession's"),
+    Variant("floor", "two fixed headers",
+            modules="LoadModule headers_module {moddir}/mod_headers.so\n",
+            conf='Header always set Set-Cookie "%s"\n'
+                 'Header always set Cache-Control "private"\n' % FLOOR_COOKIE,
+            paths=("mint",), wrk=False,
+            note="mod_headers sets a fixed Set-Cookie of mod_idsession's size and "
+                 "Cache-Control: private on every response, and nothing else: what httpd "
+                 "spends to send the two headers that every minted response carries "
+                 "(mint path, callgrind only)"),
     Variant("usertrack", "mod_usertrack",
             modules="LoadModule usertrack_module {moddir}/mod_usertrack.so\n",
             conf="CookieTracking on\n", cookie="Apache"),
@@ -287,11 +302,11 @@ def measure_callgrind(v, problems):
         def ab(path, n):
             run_ab(s.port, n, None if path == "mint" else cookie, keepalive=path != "hot/conn")
 
-        for path in CG_PATHS:                    # warm up every code path
+        for path in v.paths:                     # warm up every code path
             ab(path, WARMUP)
         result = {}
         known = set()
-        for path in CG_PATHS:
+        for path in v.paths:
             callgrind_control(s, "-z")
             ab(path, N)
             callgrind_control(s, "-d")
@@ -310,7 +325,7 @@ def measure_callgrind(v, problems):
         if errs:
             problems.append("%s (callgrind): error log: %s" % (v.title, errs[0]))
         log("  callgrind %-24s %s instr/req   (%.0f s)" % (
-            v.title, "  ".join("%s %.0f" % (p, result[p]) for p in CG_PATHS),
+            v.title, "  ".join("%s %.0f" % (p, result[p]) for p in v.paths),
             time.monotonic() - t0))
         return result
     finally:
@@ -414,7 +429,7 @@ def table(variants, cg, wr):
     rows = []
     for v in variants:
         for p in CG_PATHS:
-            if p not in PATHS and (v.key, p) not in cg:
+            if (v.key, p) not in cg and (v.key, p) not in wr:
                 continue
             ir = cg.get((v.key, p)) if cg else None
             base = cg.get(("baseline", p)) if cg else None
@@ -477,12 +492,12 @@ def main():
                 "ab -k -c 1" % (WARMUP, N))
             for v in variants:
                 r = measure_callgrind(v, problems)
-                for p in CG_PATHS:
+                for p in v.paths:
                     cg[(v.key, p)] = r[p]
         if "wrk" in MEASURES:
             log("wrk: event MPM, %d rounds x %d s, %d connections, B V1 B V2 B ..."
                 % (ROUNDS, SECONDS, CONNECTIONS))
-            wr = measure_wrk(variants, problems)
+            wr = measure_wrk([v for v in variants if v.wrk], problems)
     finally:
         stop_errors = httpdrun.stop_all(keep=KEEP)
     problems += stop_errors
