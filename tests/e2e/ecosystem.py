@@ -153,3 +153,15 @@ class PhpFpm:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise RuntimeError("php-fpm did not stop on SIGQUIT")
+
+    def stop_and_check(self):
+        """stop(), then assert no leftovers: the master and all its workers (one process
+        group) are gone."""
+        pgid = self.proc.pid if self.proc else None
+        self.stop()
+        if pgid:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            raise AssertionError("php-fpm left processes in group %d" % pgid)

@@ -159,6 +159,26 @@ def signed(secret, nbytes=32, r=None):
     return r + "." + tag(secret, r)
 
 
+def signed_by(tok, secret, nbytes=32):
+    """True if tok is R.T with a canonical R of nbytes and T the tag under secret."""
+    r, sep, t = tok.partition(".")
+    return (sep == "." and token_re(nbytes).match(r) is not None
+            and len(t) == 22 and hmac.compare_digest(t, tag(secret, r)))
+
+
+def one_cookie(r, name="_session"):
+    """The response's single Set-Cookie, for name (asserting there is exactly one
+    Set-Cookie header in the whole response)."""
+    assert len(r.headers_named("set-cookie")) == 1, r.headers
+    [c] = r.set_cookies(name)
+    return c
+
+
+def cache_control(r):
+    """Every Cache-Control line of the response, joined as one list."""
+    return ", ".join(r.headers_named("cache-control"))
+
+
 def log_id(tok):
     """SESSION_LOG_ID of a token: the first 16 hex digits (lowercase) of SHA-256."""
     return hashlib.sha256(tok.encode()).hexdigest()[:16]

@@ -17,7 +17,8 @@ from urllib.parse import quote
 import pytest
 
 import idshttpd
-from idshttpd import UNSET, log_id, signed, tag, token, token_re, wait_file_line
+from idshttpd import (UNSET, cache_control, log_id, one_cookie, signed, tag, token, token_re,
+                      wait_file_line)
 
 NAME = "_session"
 TOK = token_re(32)
@@ -177,32 +178,16 @@ def qphp(*headers, **kw):
 RESET = "IDSession-Reset: 1"
 
 
-def session_cookies(r, name=NAME):
-    return r.set_cookies(name)
-
-
-def the_cookie(r, name=NAME):
-    """Exactly one Set-Cookie header in the response, and it is for name."""
-    assert len(r.headers_named("set-cookie")) == 1, r.headers
-    cs = r.set_cookies(name)
-    assert len(cs) == 1, r.headers
-    return cs[0]
-
-
 def no_reset_header(r):
     assert not [k for k, _ in r.headers if k.lower() == "idsession-reset"], r.headers
     assert "idsession-reset" not in r.raw_head.decode("latin-1").lower(), r.raw_head
-
-
-def cache_control(r):
-    return ", ".join(r.headers_named("cache-control"))
 
 
 def assert_rotated(r, env_next, name=NAME):
     """The response carries exactly one Set-Cookie, with the request's SESSION_TOKEN_NEXT,
     and no IDSession-Reset header."""
     assert env_next not in (None, "", UNSET), r.body
-    c = the_cookie(r, name)
+    c = one_cookie(r, name)
     assert c.value == env_next
     no_reset_header(r)
     assert "private" in cache_control(r) or "no-store" in cache_control(r), r.headers
@@ -229,7 +214,7 @@ def test_next_offered_minted(httpd):
     assert TOK.match(env["SESSION_TOKEN_NEXT"])
     assert env["SESSION_TOKEN_NEXT"] != env["SESSION_TOKEN"]
     # no header: the minted token is the cookie, not the next one
-    assert the_cookie(r).value == env["SESSION_TOKEN"]
+    assert one_cookie(r).value == env["SESSION_TOKEN"]
 
 
 def test_next_offered_kept(httpd):
@@ -349,7 +334,7 @@ def test_other_values_do_not_rotate(httpd, value):
 def test_other_value_minted_keeps_minted(httpd):
     r = httpd.curl("/ar/app.cgi" + q("IDSession-Reset: no"))
     env = r.env()
-    assert the_cookie(r).value == env["SESSION_TOKEN"] != env["SESSION_TOKEN_NEXT"]
+    assert one_cookie(r).value == env["SESSION_TOKEN"] != env["SESSION_TOKEN_NEXT"]
     no_reset_header(r)
 
 
@@ -369,7 +354,7 @@ def test_no_header_no_rotation_kept(httpd):
 def test_no_header_no_rotation_minted(httpd):
     r = httpd.curl("/ar/app.cgi")
     env = r.env()
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert c.value == env["SESSION_TOKEN"]
     assert c.value != env["SESSION_TOKEN_NEXT"]
     assert env["SESSION_TOKEN_NEXT"] not in r.raw_head.decode("latin-1")
@@ -404,7 +389,7 @@ def test_client_request_header_static(httpd):
 def test_client_request_header_minted(httpd):
     r = httpd.curl("/ar/app.cgi", headers=["IDSession-Reset: 1"])
     env = r.env()
-    assert the_cookie(r).value == env["SESSION_TOKEN"]
+    assert one_cookie(r).value == env["SESSION_TOKEN"]
 
 
 @pytest.mark.parametrize("path", ["/plain/sh.cgi", "/ar/off/app.cgi" + q(RESET)])
@@ -420,7 +405,7 @@ def test_outside_appreset_no_rotation(httpd, path):
 def test_outside_appreset_minted_unchanged(httpd):
     r = httpd.curl("/plain/sh.cgi")
     env = r.env()
-    assert the_cookie(r).value == env["SESSION_TOKEN"]
+    assert one_cookie(r).value == env["SESSION_TOKEN"]
 
 
 def test_one_cookie_replaces_app_set_cookie(httpd):
@@ -429,7 +414,7 @@ def test_one_cookie_replaces_app_set_cookie(httpd):
     r = httpd.curl("/ar/app.cgi" + q("Set-Cookie: _session=fromapp; Path=/",
                                      "Set-Cookie: other=1; Path=/", RESET))
     env = r.env()
-    [c] = session_cookies(r)
+    [c] = r.set_cookies(NAME)
     assert c.value == env["SESSION_TOKEN_NEXT"]
     assert sorted(x.name for x in r.set_cookies()) == ["_session", "other"]
     no_reset_header(r)
@@ -452,7 +437,7 @@ def test_rotation_in_notes(httpd):
     session's."""
     marker = uuid.uuid4().hex
     r = httpd.curl("/ar/app.cgi" + q(RESET, m=marker), cookie_header="_session=" + token())
-    c = the_cookie(r)
+    c = one_cookie(r)
     line = wait_file_line(httpd.root / "logs" / "notes_log", marker).split(" ")
     assert line[1] == c.value
     assert line[2] == log_id(c.value)
@@ -481,7 +466,7 @@ def test_head_rotates(httpd):
     t = token()
     r = httpd.curl("/ar/sh.cgi", method="HEAD", cookie_header="_session=" + t)
     assert r.status == 200
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert TOK.match(c.value) and c.value != t
     no_reset_header(r)
 
@@ -546,7 +531,7 @@ def test_cgi_location_without_status_absolute(httpd):
                    cookie_header="_session=" + t)
     assert r.status == 302
     assert r.header("location") == "http://example.test/x"
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert TOK.match(c.value) and c.value != t
     no_reset_header(r)
     assert_accepted(httpd, c.value)
@@ -555,7 +540,7 @@ def test_cgi_location_without_status_absolute(httpd):
 def test_cgi_location_without_status_absolute_minted(httpd):
     r = httpd.curl("/ar/app.cgi" + q("Location: http://example.test/x", RESET))
     assert r.status == 302
-    c = the_cookie(r)
+    c = one_cookie(r)
     no_reset_header(r)
     assert_accepted(httpd, c.value)
 
@@ -568,7 +553,7 @@ def test_cgi_location_without_status_local(httpd):
     r = httpd.curl("/ar/app.cgi" + q("Location: /ar/index.html", RESET),
                    cookie_header="_session=" + t)
     assert r.status == 200 and r.body == "ar\n"
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert TOK.match(c.value) and c.value != t
     no_reset_header(r)
     assert_accepted(httpd, c.value)
@@ -589,7 +574,7 @@ def test_cgi_local_redirect_outside_appreset(httpd, cookie):
                    cookie_header="_session=" + t if cookie else None)
     assert r.status == 200 and r.body == "plain\n"
     no_reset_header(r)
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert c.value != t
     assert_accepted(httpd, c.value)
 
@@ -776,7 +761,7 @@ def test_signed_unsigned_next_elsewhere_rejected(httpd):
     """An unsigned NEXT from an unsigned location is no session where tokens are signed."""
     nxt = httpd.curl("/ar/app.cgi").env()["SESSION_TOKEN_NEXT"]
     r = httpd.curl("/signed/app.cgi", cookie_header="_session=" + nxt)
-    assert the_cookie(r).value != nxt
+    assert one_cookie(r).value != nxt
 
 
 # ---- SSI -------------------------------------------------------------------------------------
@@ -799,7 +784,7 @@ def test_ssi_subrequests_share_next_minted(httpd):
     main_next = re.search(r"^MAIN_NEXT=(\S*)$", r.body, re.M).group(1)
     assert re.findall(r"^SESSION_TOKEN_NEXT=(\S*)$", r.body, re.M) == [main_next, main_next]
     tok = re.search(r"^MAIN_TOKEN=(\S*)$", r.body, re.M).group(1)
-    assert the_cookie(r).value == tok != main_next
+    assert one_cookie(r).value == tok != main_next
 
 
 # ---- PHP: php-cgi with AppReset server-wide (as demo/ and conf/demo.conf set it up) ---------
@@ -892,7 +877,7 @@ def test_wide_php_one_cookie_replaces_app_set_cookie(wide):
     r = wide.curl("/app.php" + qphp("Set-Cookie: _session=fromapp", "Set-Cookie: other=2",
                                     RESET))
     env = r.env()
-    [c] = session_cookies(r)
+    [c] = r.set_cookies(NAME)
     assert c.value == env["SESSION_TOKEN_NEXT"]
     assert sorted(x.name for x in r.set_cookies()) == ["_session", "other"]
 
@@ -912,7 +897,7 @@ def test_wide_php_no_header(wide):
     assert r.headers_named("set-cookie") == []
     r = wide.curl("/app.php")
     env = r.env()
-    assert the_cookie(r).value == env["SESSION_TOKEN"] != env["SESSION_TOKEN_NEXT"]
+    assert one_cookie(r).value == env["SESSION_TOKEN"] != env["SESSION_TOKEN_NEXT"]
 
 
 def test_wide_php_client_header(wide):
@@ -987,7 +972,7 @@ def test_demo_login_right_password(wide):
                   cookie_header="_session=" + planted, headers=FORM)
     assert r.status == 200, r.body
     assert "Logged in as demo" in r.body
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert TOK.match(c.value) and c.value != planted
     no_reset_header(r)
     assert "<code>%s</code>" % c.value in r.body          # the page shows the new token
@@ -1005,7 +990,7 @@ def test_demo_login_without_cookie(wide):
     """No cookie at all: the fixups mint one, the login replaces it: one Set-Cookie."""
     r = wide.curl("/login.php", method="POST", data="user=demo&pass=demo", headers=FORM)
     assert r.status == 200, r.body
-    c = the_cookie(r)
+    c = one_cookie(r)
     r = wide.curl("/index.php", cookie_header="_session=" + c.value)
     assert demo_user(r) == "demo"
 

@@ -4,7 +4,7 @@ don't set."""
 
 import pytest
 
-from idshttpd import ENV_CGI, UNSET, token, token_re
+from idshttpd import ENV_CGI, UNSET, one_cookie, token, token_re
 
 ALL_DIRECTIVES = """
     IDSession On
@@ -134,9 +134,7 @@ def httpd(httpd_module_factory):
 
 def one(r, name):
     assert r.status == 200, r
-    assert len(r.headers_named("set-cookie")) == 1, r.headers
-    [c] = r.set_cookies(name)
-    return c
+    return one_cookie(r, name)
 
 
 def test_server_level_settings_inherited_by_location(httpd):
@@ -216,14 +214,8 @@ def test_htaccess_reset_handler(httpd):
     r = httpd.curl("/ht/reset")
     assert r.status == 302
     assert r.header("location") == "/after-ht"
-    c = one_any(r, "htname")
+    c = one_cookie(r, "htname")
     assert c.attr("Path") == "/ht" and c.attr("SameSite") == "None"
-
-
-def one_any(r, name):
-    assert len(r.headers_named("set-cookie")) == 1, r.headers
-    [c] = r.set_cookies(name)
-    return c
 
 
 def test_nested_htaccess_inherits(httpd):

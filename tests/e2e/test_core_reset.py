@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from idshttpd import token, token_re, wait_file_line
+from idshttpd import cache_control, one_cookie, token, token_re, wait_file_line
 
 TOK = token_re(32)
 
@@ -66,24 +66,13 @@ def httpd(httpd_module_factory):
     return h.start()
 
 
-def the_cookie(r, name="_session"):
-    """Exactly one Set-Cookie header in the whole response, for name."""
-    assert len(r.headers_named("set-cookie")) == 1, r.headers
-    [c] = r.set_cookies(name)
-    return c
-
-
-def cache_control(r):
-    return ", ".join(r.headers_named("cache-control"))
-
-
 # ---- methods and status codes ----------------------------------------------------------------
 
 def test_get_302(httpd):
     r = httpd.curl("/reset")
     assert r.status == 302
     assert r.header("location") == "/"
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert TOK.match(c.value)
     assert "no-store" in cache_control(r)
 
@@ -92,21 +81,21 @@ def test_post_303(httpd):
     r = httpd.curl("/reset", method="POST", data="a=1&b=2")
     assert r.status == 303
     assert r.header("location") == "/"
-    assert TOK.match(the_cookie(r).value)
+    assert TOK.match(one_cookie(r).value)
     assert "no-store" in cache_control(r)
 
 
 def test_post_empty_body_303(httpd):
     r = httpd.curl("/reset", method="POST", data="")
     assert r.status == 303
-    the_cookie(r)
+    one_cookie(r)
 
 
 def test_head(httpd):
     r = httpd.curl("/reset", method="HEAD")
     assert r.status == 302
     assert r.header("location") == "/"
-    the_cookie(r)
+    one_cookie(r)
     assert "no-store" in cache_control(r)
 
 
@@ -135,7 +124,7 @@ def test_post_only_recipe(httpd):
     httpd.expect_log(r"AH01630")
     r = httpd.curl("/post-only", method="POST", data="")
     assert r.status == 303
-    the_cookie(r)
+    one_cookie(r)
 
 
 # ---- exactly one Set-Cookie, new token ----------------------------------------------------
@@ -143,7 +132,7 @@ def test_post_only_recipe(httpd):
 def test_replaces_kept_token(httpd):
     t = token()
     r = httpd.curl("/reset", cookie_header="_session=" + t)
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert c.value != t and TOK.match(c.value)
 
 
@@ -151,12 +140,12 @@ def test_one_cookie_although_fixups_minted(httpd):
     # no cookie: the fixups mint one, the handler mints another; only the latter is sent
     for _ in range(3):
         r = httpd.curl("/reset")
-        the_cookie(r)
+        one_cookie(r)
 
 
 def test_one_cookie_malformed_cookie(httpd):
     r = httpd.curl("/reset", cookie_header="_session=bad; _session=alsobad")
-    the_cookie(r)
+    one_cookie(r)
 
 
 def test_other_cookies_kept(httpd):
@@ -166,7 +155,7 @@ def test_other_cookies_kept(httpd):
 
 
 def test_new_token_each_time(httpd):
-    seen = {the_cookie(httpd.curl("/reset")).value for _ in range(4)}
+    seen = {one_cookie(httpd.curl("/reset")).value for _ in range(4)}
     assert len(seen) == 4
 
 
@@ -174,7 +163,7 @@ def test_notes_hold_new_token(httpd):
     marker = uuid.uuid4().hex
     t = token()
     r = httpd.curl("/reset?m=" + marker, cookie_header="_session=" + t)
-    c = the_cookie(r)
+    c = one_cookie(r)
     line = wait_file_line(httpd.root / "logs" / "notes_log", marker).split(" ")
     assert line[1] == c.value
     assert line[1] != t
@@ -183,14 +172,14 @@ def test_notes_hold_new_token(httpd):
 def test_notes_hold_new_token_when_fixups_minted(httpd):
     marker = uuid.uuid4().hex
     r = httpd.curl("/reset?m=" + marker)
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert wait_file_line(httpd.root / "logs" / "notes_log",
                           marker).split(" ")[1] == c.value
 
 
 def test_cookie_then_works(httpd):
     """The cookie the reset sent is then kept by the fixups."""
-    c = the_cookie(httpd.curl("/reset"))
+    c = one_cookie(httpd.curl("/reset"))
     r = httpd.curl("/index.html", cookie_header="_session=" + c.value)
     assert r.status == 200
     assert r.headers_named("set-cookie") == []
@@ -201,7 +190,7 @@ def test_cookie_then_works(httpd):
 def test_attrs_from_handler_location(httpd):
     r = httpd.curl("/app/reset")
     assert r.status == 302
-    c = the_cookie(r, "appsid")
+    c = one_cookie(r, "appsid")
     assert c.attr("Path") == "/app" and c.attr("SameSite") == "Strict"
     assert c.attr("Max-Age") == "60" and c.has("Expires") and c.has("Secure")
 
@@ -209,14 +198,14 @@ def test_attrs_from_handler_location(httpd):
 def test_attrs_from_handler_location_kept_cookie(httpd):
     t = token()
     r = httpd.curl("/app/reset", cookie_header="appsid=" + t)
-    c = the_cookie(r, "appsid")
+    c = one_cookie(r, "appsid")
     assert c.value != t
 
 
 def test_handler_where_idsession_off(httpd):
     r = httpd.curl("/off/reset")
     assert r.status == 302
-    c = the_cookie(r)
+    c = one_cookie(r)
     assert token_re(16).match(c.value)
     assert "no-store" in cache_control(r)
 
@@ -253,7 +242,7 @@ def test_next_honoured(httpd, loc, raw):
     r = httpd.curl("%s?next=%s" % (loc, raw))
     assert r.status == 302
     assert r.header("location") == HONOURED[raw]
-    the_cookie(r)
+    one_cookie(r)
 
 
 def test_next_honoured_post(httpd):
@@ -300,7 +289,7 @@ def test_next_refused(httpd, raw):
     r = httpd.curl("/reset-to?next=" + raw)
     assert r.status == 302
     assert r.header("location") == "/landing"
-    the_cookie(r)
+    one_cookie(r)
 
 
 @pytest.mark.parametrize("raw", ["//evil.example", "https://evil.example/"])
@@ -317,7 +306,7 @@ def test_next_refused_post(httpd):
 
 def test_reset_in_ssi_page_redirect_is_not_reset(httpd):
     """A request elsewhere keeps the token the reset gave (sanity across requests)."""
-    c = the_cookie(httpd.curl("/reset"))
+    c = one_cookie(httpd.curl("/reset"))
     r = httpd.curl("/reset", cookie_header="_session=" + c.value)
-    c2 = the_cookie(r)
+    c2 = one_cookie(r)
     assert c2.value != c.value

@@ -6,7 +6,6 @@ The configurations follow conf/mod_php.conf and conf/php-fpm.conf (IDSession and
 IDSessionAppReset in the application's <Directory>, a POST-only reset location), so the
 README's examples are the ones tested here."""
 
-import os
 
 import pytest
 
@@ -100,15 +99,6 @@ def _fpm_server(factory, unix):
     return h, fpm
 
 
-def _stop_fpm(fpm):
-    pgid = fpm.proc.pid if fpm.proc else None
-    fpm.stop()
-    if pgid:
-        # No leftovers: the master and all its workers (one process group) are gone.
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pgid, 0)
-
-
 SAPI = {"mod_php": "apache2handler", "fpm-tcp": "fpm-fcgi", "fpm-unix": "fpm-fcgi"}
 
 
@@ -125,7 +115,7 @@ def php(request, httpd_module_factory):
     h.sapi = request.param
     yield h
     h.stop()
-    _stop_fpm(fpm)
+    fpm.stop_and_check()
 
 
 def test_sapi(php):

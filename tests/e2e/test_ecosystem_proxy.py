@@ -5,7 +5,6 @@ client sent, always (also where IDSession is Off, and whatever the capitalisatio
 context: server, <Location>, <Directory>, .htaccess; `IDSessionHeader none` turns it off in
 an inner section."""
 
-import os
 
 import pytest
 
@@ -117,11 +116,7 @@ def servers(httpd_module_factory):
         front.start()
         yield front, backend
     finally:
-        pgid = fpm.proc.pid if fpm.proc else None
-        fpm.stop()
-        if pgid:
-            with pytest.raises(ProcessLookupError):   # no php-fpm leftovers
-                os.killpg(pgid, 0)
+        fpm.stop_and_check()
 
 
 @pytest.fixture

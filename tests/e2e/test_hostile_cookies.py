@@ -11,12 +11,11 @@ module runs.  For every case, whatever it says:
 and at the end every server still answers and no child crashed."""
 
 import base64
-import hmac
 import re
 
 import pytest
 
-from idshttpd import ENV_CGI, UNSET, signed, tag, token, token_re
+from idshttpd import ENV_CGI, UNSET, signed, signed_by, token, token_re
 
 NAME = "_session"
 S1 = "hostile-cookie-suite-signing-secret-0123456789"
@@ -302,19 +301,14 @@ def test_enough_cases():
 def well_formed(tok, case, minted):
     if not case.secrets:
         return token_re(case.nbytes).match(tok) is not None
-    r, sep, t = tok.partition(".")
-    if sep != "." or not token_re(case.nbytes).match(r) or len(t) != 22:
-        return False
     secrets = case.secrets[:1] if minted else case.secrets
-    return any(hmac.compare_digest(t, tag(s, r)) for s in secrets)
+    return any(signed_by(tok, s, case.nbytes) for s in secrets)
 
 
 def send(h, case):
-    if case.http10:
-        req = b"GET " + case.path.encode() + b" HTTP/1.0\r\n"
-    else:
-        req = b"GET " + case.path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" \
-              b"Connection: close\r\n"
+    if not case.http10:
+        return h.get_raw(case.path, case.lines)
+    req = b"GET " + case.path.encode() + b" HTTP/1.0\r\n"
     for line in case.lines:
         req += line + b"\r\n"
     return h.raw_request(req + b"\r\n")

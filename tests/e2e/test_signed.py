@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from idshttpd import (ENV_CGI, UNSET, b64url, log_id, signed, tag, token, token_re,
+from idshttpd import (ENV_CGI, UNSET, b64url, log_id, signed, signed_by, tag, token, token_re,
                       two_on_one_connection, wait_file_line)
 
 NAME = "_session"
@@ -100,13 +100,6 @@ def split(tok):
     r, sep, t = tok.partition(".")
     assert sep == "." and len(t) == 22, tok
     return r, t
-
-
-def signed_by(tok, secret, nbytes=32):
-    """True if tok is R.T with a canonical R of nbytes and T the tag under secret."""
-    r, sep, t = tok.partition(".")
-    return (sep == "." and token_re(nbytes).match(r) is not None
-            and len(t) == 22 and hmac.compare_digest(t, tag(secret, r)))
 
 
 @pytest.fixture(scope="module")
@@ -502,12 +495,16 @@ IDSessionSecret %s
 """
 
 
+def env_server(httpd_factory, conf, name):
+    """A started server with conf and /env.cgi."""
+    h = httpd_factory(conf=conf, cgi=True, start=False, name=name)
+    h.write_cgi("env.cgi", ENV_CGI)
+    return h.start()
+
+
 def test_two_servers_same_secret(httpd_factory):
-    h1 = httpd_factory(conf=SHARED % S1, cgi=True, start=False, name="lb1")
-    h2 = httpd_factory(conf=SHARED % S1, cgi=True, start=False, name="lb2")
-    for h in (h1, h2):
-        h.write_cgi("env.cgi", ENV_CGI)
-        h.start()
+    h1 = env_server(httpd_factory, SHARED % S1, "lb1")
+    h2 = env_server(httpd_factory, SHARED % S1, "lb2")
     t1 = assert_replaced(h1, "/env.cgi", None, S1)
     t2 = assert_replaced(h2, "/env.cgi", None, S1)
     assert_kept(h2, "/env.cgi", t1)
@@ -515,11 +512,8 @@ def test_two_servers_same_secret(httpd_factory):
 
 
 def test_two_servers_different_secrets(httpd_factory):
-    h1 = httpd_factory(conf=SHARED % S1, cgi=True, start=False, name="lb1")
-    h2 = httpd_factory(conf=SHARED % S2, cgi=True, start=False, name="lb2")
-    for h in (h1, h2):
-        h.write_cgi("env.cgi", ENV_CGI)
-        h.start()
+    h1 = env_server(httpd_factory, SHARED % S1, "lb1")
+    h2 = env_server(httpd_factory, SHARED % S2, "lb2")
     t1 = assert_replaced(h1, "/env.cgi", None, S1)
     t2 = assert_replaced(h2, "/env.cgi", t1, S2)
     assert_replaced(h1, "/env.cgi", t2, S1)
@@ -528,12 +522,8 @@ def test_two_servers_different_secrets(httpd_factory):
 def test_rotation_across_servers(httpd_factory):
     """Old servers know S1; a new one signs with S2 and still verifies S1: old tokens stay,
     new tokens only work where S2 is known."""
-    old = httpd_factory(conf=SHARED % S1, cgi=True, start=False, name="old")
-    new = httpd_factory(conf=(SHARED % S2) + "IDSessionSecret %s\n" % S1, cgi=True,
-                        start=False, name="new")
-    for h in (old, new):
-        h.write_cgi("env.cgi", ENV_CGI)
-        h.start()
+    old = env_server(httpd_factory, SHARED % S1, "old")
+    new = env_server(httpd_factory, (SHARED % S2) + "IDSessionSecret %s\n" % S1, "new")
     t_old = assert_replaced(old, "/env.cgi", None, S1)
     assert_kept(new, "/env.cgi", t_old)               # accepted unchanged, not re-signed
     t_new = assert_replaced(new, "/env.cgi", None, S2)
