@@ -32,7 +32,8 @@
 #define IDS_B64URL_LEN(n)        (((n) * 4 + 2) / 3)
 
 /* Longest token: random part, separator, tag. */
-#define IDS_TOKEN_MAX_CHARS  (IDS_B64URL_LEN(IDS_TOKEN_BYTES_MAX) + 1 + IDS_TAG_CHARS)
+#define IDS_TOKEN_MAX_CHARS \
+    (IDS_B64URL_LEN(IDS_TOKEN_BYTES_MAX) + 1 + IDS_TAG_CHARS)
 
 /* A signing key: the HMAC-SHA256 inner and outer states, precomputed once
  * at startup so that a request only copies them.  The secret itself is not

@@ -404,6 +404,8 @@ typedef struct {
     apr_size_t hintlen;
     const char *v;
     apr_size_t vlen;
+    const char *bad;            /* the first value refused, for the log */
+    apr_size_t badlen;
     int seen;
     int checked;                /* found by ids_token_ok, not the memo */
 } ids_scan;
@@ -415,6 +417,10 @@ static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
     if (ids_token_ok(v, len, s->nbytes, s->ring)) {
         s->checked = 1;
         return 1;
+    }
+    if (s->bad == NULL) {
+        s->bad = v;
+        s->badlen = len;
     }
     return 0;
 }
@@ -466,23 +472,17 @@ static void ids_scan_cookies(const apr_table_t *t, ids_scan *s)
     }
 }
 
-/* Why the client's cookie was not taken, for LogLevel debug. */
+/* Why the first cookie the scan refused was not taken, for LogLevel
+ * debug. */
 static const char *ids_reject_reason(request_rec *r, const ids_scan *s)
 {
     apr_size_t want = ids_token_len(s->nbytes, s->ring && s->ring->n > 0);
-    const char *hdr = apr_table_get(r->headers_in, "Cookie");
-    apr_size_t len = 0;
-    const char *v = hdr ? ids_cookie_find(hdr, s->name, s->namelen, NULL,
-                                          NULL, &len, NULL) : NULL;
 
-    if (v == NULL) {
-        return "malformed";
-    }
-    if (len != want) {
+    if (s->badlen != want) {
         return apr_psprintf(r->pool, "%" APR_SIZE_T_FMT " characters, not %"
-                            APR_SIZE_T_FMT, len, want);
+                            APR_SIZE_T_FMT, s->badlen, want);
     }
-    if (!ids_random_part_ok(v, IDS_B64URL_LEN(s->nbytes), s->nbytes)) {
+    if (!ids_random_part_ok(s->bad, IDS_B64URL_LEN(s->nbytes), s->nbytes)) {
         return "not the base64url this module mints";
     }
     return "its tag does not verify under any IDSessionSecret";
@@ -508,8 +508,9 @@ static int ids_no_session_keys(const apr_table_t *t)
 }
 
 /* SESSION_TOKEN, SESSION_LOG_ID and SESSION_TOKEN_NEW into t.  A
- * SESSION_TOKEN_NEW from elsewhere (a server-context RewriteRule's E=, say)
- * goes when the token is not new. */
+ * SESSION_TOKEN_NEW or SESSION_TOKEN_NEXT from elsewhere (a server-context
+ * RewriteRule's E=, say) goes; ids_publish sets the next token again where
+ * one is offered. */
 static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
 {
     if (ids_no_session_keys(t)) {
@@ -522,6 +523,7 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
     }
     apr_table_setn(t, IDS_ENV_TOKEN, st->token);
     apr_table_setn(t, IDS_ENV_LOG_ID, st->log_id);
+    apr_table_unset(t, IDS_ENV_NEXT);
     if (st->minted) {
         apr_table_setn(t, IDS_ENV_NEW, "1");
     }
@@ -538,7 +540,7 @@ static void ids_set_token_vars(request_rec *r, const ids_state *st)
 }
 
 static APR_INLINE void ids_publish(request_rec *r, const ids_state *st,
-                        const ids_dir_conf *c)
+                                   const ids_dir_conf *c)
 {
     ids_set_token_vars(r, st);
     if (st->next && st->app) {
@@ -619,6 +621,8 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
             s.hintlen = s.memo->len;
         }
         s.v = NULL;
+        s.bad = NULL;
+        s.badlen = 0;
         s.seen = 0;
         s.checked = 0;
         ids_scan_cookies(r->headers_in, &s);
@@ -711,8 +715,16 @@ static const char *ids_rotate(request_rec *r, const ids_dir_conf *c)
     return token;
 }
 
+/* 1 if k is "Cache-Control" in any case; Content-* and Connection part
+ * from it at the second byte, before strcasecmp. */
+static int ids_is_cc_key(const char *k)
+{
+    return k && (k[0] | 0x20) == 'c' && (k[1] | 0x20) == 'a'
+           && strcasecmp(k, "Cache-Control") == 0;
+}
+
 /* 0: t has no Cache-Control; 1: it has, none private; 2: one says private
- * or no-store.  One pass instead of apr_table_do's callbacks. */
+ * or no-store. */
 static int ids_cc_state(const apr_table_t *t)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
@@ -720,10 +732,7 @@ static int ids_cc_state(const apr_table_t *t)
     int i, any = 0;
 
     for (i = 0; i < arr->nelts; i++) {
-        /* Content-* and Connection part from it at the second byte. */
-        if (e[i].key && (e[i].key[0] | 0x20) == 'c'
-            && (e[i].key[1] | 0x20) == 'a'
-            && strcasecmp(e[i].key, "Cache-Control") == 0) {
+        if (ids_is_cc_key(e[i].key)) {
             if (ids_cache_control_private(e[i].val)) {
                 return 2;
             }
@@ -733,30 +742,44 @@ static int ids_cc_state(const apr_table_t *t)
     return any;
 }
 
+/* Appends private to every Cache-Control line of t (apr_table_mergen
+ * would reach only the first); 1 if t has one. */
+static int ids_cc_add_private(apr_pool_t *p, const apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    apr_table_entry_t *e = (apr_table_entry_t *)arr->elts;
+    int i, any = 0;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (ids_is_cc_key(e[i].key)) {
+            e[i].val = apr_pstrcat(p, e[i].val, ", private", NULL);
+            any = 1;
+        }
+    }
+    return any;
+}
+
 /* A response that sets the session cookie must not be stored by a shared
- * cache and replayed to someone else; the handler's directives stay. */
+ * cache and replayed to someone else; the handler's directives stay, and
+ * every Cache-Control line says private, for caches that read only one. */
 static void ids_make_private(request_rec *r)
 {
-    int out = ids_cc_state(r->headers_out);
-    int err = out == 2 ? 2 : ids_cc_state(r->err_headers_out);
+    int any;
 
-    if (out == 2 || err == 2) {
+    if (ids_cc_state(r->headers_out) == 2
+        || ids_cc_state(r->err_headers_out) == 2) {
         return;
     }
-    /* Into every Cache-Control line, for caches that read only one. */
-    if (err) {
-        apr_table_mergen(r->err_headers_out, "Cache-Control", "private");
-    }
-    if (!err || out) {
-        apr_table_mergen(r->headers_out, "Cache-Control", "private");
+    any = ids_cc_add_private(r->pool, r->err_headers_out);
+    any |= ids_cc_add_private(r->pool, r->headers_out);
+    if (!any) {
+        apr_table_setn(r->headers_out, "Cache-Control", "private");
     }
 }
 
 /* 1 if v is "1", or a list of "1"s (a header sent twice is merged). */
 static int ids_is_one(const char *v)
 {
-    int ones = 0;
-
     if (v == NULL) {
         return 0;
     }
@@ -768,12 +791,11 @@ static int ids_is_one(const char *v)
             return 0;
         }
         v++;
-        ones++;
         while (*v == ' ' || *v == '\t') {
             v++;
         }
         if (*v == '\0') {
-            return ones > 0;
+            return 1;
         }
         if (*v++ != ',') {
             return 0;
@@ -787,7 +809,7 @@ static int ids_app_asked_reset(request_rec *r)
 {
     const char *v = apr_table_get(r->headers_out, IDS_APP_HEADER);
     const char *ev = apr_table_get(r->err_headers_out, IDS_APP_HEADER);
-    int yes = 0;
+    int yes;
 
     if (v == NULL && ev == NULL) {
         return 0;
@@ -1128,6 +1150,16 @@ static const char *set_reset_redirect(cmd_parms *cmd, void *dv,
     return NULL;
 }
 
+static const char *ids_secret_file_error(cmd_parms *cmd, const char *fn,
+                                         apr_status_t rv)
+{
+    char err[128];
+
+    return apr_psprintf(cmd->pool, "%s: cannot read secret file %s: %s",
+                        cmd->cmd->name, fn,
+                        apr_strerror(rv, err, sizeof(err)));
+}
+
 /* Reads a secret file; trailing whitespace is not part of the secret. */
 static const char *ids_read_secret_file(cmd_parms *cmd, const char *path,
                                         unsigned char **out, apr_size_t *len)
@@ -1145,30 +1177,24 @@ static const char *ids_read_secret_file(cmd_parms *cmd, const char *path,
     }
     rv = apr_file_open(&fd, fn, APR_FOPEN_READ, APR_OS_DEFAULT,
                        cmd->temp_pool);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_info_get(&fi, APR_FINFO_SIZE, fd);
-        if (rv == APR_SUCCESS && fi.size > IDS_SECRET_FILE_MAX) {
-            apr_file_close(fd);
-            return apr_psprintf(cmd->pool, "%s: secret file %s is larger "
-                                "than %d bytes", cmd->cmd->name, fn,
-                                IDS_SECRET_FILE_MAX);
-        }
-    }
     if (rv != APR_SUCCESS) {
-        char err[128];
-        return apr_psprintf(cmd->pool, "%s: cannot read secret file %s: %s",
-                            cmd->cmd->name, fn,
-                            apr_strerror(rv, err, sizeof(err)));
+        return ids_secret_file_error(cmd, fn, rv);
     }
-    n = (apr_size_t)fi.size;
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE, fd);
+    if (rv == APR_SUCCESS && fi.size > IDS_SECRET_FILE_MAX) {
+        apr_file_close(fd);
+        return apr_psprintf(cmd->pool, "%s: secret file %s is larger "
+                            "than %d bytes", cmd->cmd->name, fn,
+                            IDS_SECRET_FILE_MAX);
+    }
+    n = rv == APR_SUCCESS ? (apr_size_t)fi.size : 0;
     buf = apr_palloc(cmd->temp_pool, n + 1);
-    rv = n ? apr_file_read_full(fd, buf, n, &n) : APR_SUCCESS;
+    if (rv == APR_SUCCESS && n > 0) {
+        rv = apr_file_read_full(fd, buf, n, &n);
+    }
     apr_file_close(fd);
     if (rv != APR_SUCCESS) {
-        char err[128];
-        return apr_psprintf(cmd->pool, "%s: cannot read secret file %s: %s",
-                            cmd->cmd->name, fn,
-                            apr_strerror(rv, err, sizeof(err)));
+        return ids_secret_file_error(cmd, fn, rv);
     }
     while (n > 0 && apr_isspace(buf[n - 1])) {
         n--;
@@ -1247,19 +1273,18 @@ static const char *add_secret(cmd_parms *cmd, void *dv, const char *arg)
 
 static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
 {
-    ids_dir_conf *c = dv;
-
-    if (!strcasecmp(arg, "none")) {
-        c->header = "";
-        return NULL;
-    }
     static const char *const reserved[] = {
         "Host", "Cookie", "Authorization", "Proxy-Authorization",
         "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
         "Keep-Alive", "Upgrade", "TE", "Trailer", "Expect", NULL
     };
+    ids_dir_conf *c = dv;
     int i;
 
+    if (!strcasecmp(arg, "none")) {
+        c->header = "";
+        return NULL;
+    }
     if (!ids_cookie_name_ok(arg)) {
         return ids_bad(cmd, arg, "is not an HTTP header name");
     }
@@ -1274,16 +1299,8 @@ static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
-static const char *set_flag(cmd_parms *cmd, void *dv, int on)
-{
-    char *base = dv;
-
-    *(int *)(base + (apr_size_t)cmd->info) = on;
-    return NULL;
-}
-
 static const command_rec ids_cmds[] = {
-    AP_INIT_FLAG("IDSession", set_flag,
+    AP_INIT_FLAG("IDSession", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ids_dir_conf, enabled), OR_FILEINFO,
                  "On to give every request a session token"),
     AP_INIT_TAKE1("IDSessionCookieName", set_cookie_name, NULL, OR_FILEINFO,
@@ -1296,7 +1313,7 @@ static const command_rec ids_cmds[] = {
     AP_INIT_TAKE1("IDSessionCookieSecure", set_cookie_secure, NULL,
                   OR_FILEINFO,
                   "On, Off or Auto (Secure over TLS only; the default)"),
-    AP_INIT_FLAG("IDSessionCookieHttpOnly", set_flag,
+    AP_INIT_FLAG("IDSessionCookieHttpOnly", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ids_dir_conf, httponly), OR_FILEINFO,
                  "HttpOnly attribute of the session cookie (default On)"),
     AP_INIT_TAKE1("IDSessionCookieSameSite", set_cookie_samesite, NULL,
@@ -1315,7 +1332,7 @@ static const command_rec ids_cmds[] = {
     AP_INIT_TAKE1("IDSessionHeader", set_header, NULL, OR_FILEINFO,
                   "Request header that carries the token to the handler "
                   "or backend (default none)"),
-    AP_INIT_FLAG("IDSessionAppReset", set_flag,
+    AP_INIT_FLAG("IDSessionAppReset", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ids_dir_conf, app_reset), OR_FILEINFO,
                  "On to offer SESSION_TOKEN_NEXT and honour the "
                  "application's IDSession-Reset response header"),
@@ -1343,6 +1360,20 @@ static void ids_warn_once(apr_hash_t *seen, server_rec *s, const char *why,
         apr_hash_set(seen, msg, APR_HASH_KEY_STRING, msg);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "%s", msg);
     }
+}
+
+/* 1 if httpd merges section a (index i) before b (index j) when both
+ * apply: directories before locations, outer before inner, then in the
+ * order of the file. */
+static int ids_merges_before(const ids_section *a, int i,
+                             const ids_section *b, int j)
+{
+    apr_size_t la = strlen(a->key), lb = strlen(b->key);
+
+    if (a->is_url != b->is_url) {
+        return a->is_url < b->is_url;
+    }
+    return la != lb ? la < lb : i < j;
 }
 
 static int ids_nested(const char *a, const char *b)
@@ -1412,14 +1443,9 @@ static void ids_warn_merged_conflicts(apr_pool_t *p, server_rec *s)
             for (j = 0; j < secs->nelts; j++) {
                 const ids_section *a = &sec[i], *b = &sec[j];
                 void *m;
-                /* a merges first: directories before locations, outer
-                 * before inner, as httpd walks them. */
+
                 if (i == j || !a->conf || !b->conf
-                    || a->is_url > b->is_url
-                    || (a->is_url == b->is_url
-                        && strlen(a->key) > strlen(b->key))
-                    || (a->is_url == b->is_url
-                        && strlen(a->key) == strlen(b->key) && i > j)
+                    || !ids_merges_before(a, i, b, j)
                     || !ids_nested(a->key, b->key)) {
                     continue;
                 }

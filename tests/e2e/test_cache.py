@@ -44,6 +44,10 @@ CONF = r"""
 <Location /cc/private>
     Header set Cache-Control "private, max-age=5"
 </Location>
+<Location /cc/two>
+    Header set Cache-Control "public, max-age=60"
+    Header add Cache-Control "s-maxage=30"
+</Location>
 <Location /cc/nocache-field>
     Header set Cache-Control "public, max-age=60, no-cache=\"X-Private-Note\""
 </Location>
@@ -64,7 +68,7 @@ printf 'Content-Type: text/plain\\r\\nCache-Control: public, max-age=30\\r\\n\\r
 def httpd(httpd_module_factory):
     h = httpd_module_factory(conf=CONF, modules=["expires"], cgi=True, start=False)
     for d in ("", "hdr", "always", "both", "exp", "exppub", "nostore", "private",
-              "nocache-field"):
+              "nocache-field", "two"):
         h.write("cc/%s/p.html" % d if d else "cc/p.html", "page\n")
     h.write_cgi("cc/c30.cgi", CGI_30)
     h.write_cgi("cc/cpub.cgi", CGI_PUBLIC)
@@ -123,6 +127,7 @@ MERGE_CASES = [
     ("/cc/hdr/c30.cgi", ["max-age=30", "public, max-age=60"]),
     # `Header set` (headers_out) and `Header always set` (err_headers_out) together
     ("/cc/both/p.html", ["public, max-age=60", "s-maxage=10"]),
+    ("/cc/two/p.html", ["public, max-age=60", "s-maxage=30"]),
     # "private" inside a field name is not the private directive
     ("/cc/nocache-field/p.html", ['public, max-age=60, no-cache="X-Private-Note"']),
 ]
@@ -210,6 +215,13 @@ IDSession On
 <Location /app>
     IDSessionAppReset On
 </Location>
+# A static page that asks for rotation: the default handler sends the file and the end of
+# the response in one brigade, so mod_cache commits the entity before any later filter.
+<Location /appstatic>
+    IDSessionAppReset On
+    Header always set IDSession-Reset 1
+    Header set Cache-Control "public, max-age=60"
+</Location>
 """
 
 # A login page that rotates the session (IDSession-Reset: 1), shows the new token and
@@ -252,6 +264,7 @@ def cached(request, httpd_module_factory):
         h.write("pub/%d.html" % i, "public page %d\n" % i)
         h.write_cgi("pub/%d.cgi" % i, CGI_TOKEN_PUBLIC)
         h.write_cgi("app/%d.cgi" % i, CGI_APP_RESET_PUBLIC)
+        h.write("appstatic/%d.html" % i, "rotating page %d\n" % i)
     h.quick = v["quick"] == "On"
     h.ignore = bool(v["ignore"])
     h.next_page = {}
@@ -264,7 +277,7 @@ def page(h, kind):
     assert i < PAGES
     h.next_page[kind] = i + 1
     return {"old": "/old/%d.html", "pub": "/pub/%d.html", "cgi": "/pub/%d.cgi",
-            "app": "/app/%d.cgi"}[kind] % i
+            "app": "/app/%d.cgi", "appstatic": "/appstatic/%d.html"}[kind] % i
 
 
 def x_cache(r):
@@ -389,3 +402,20 @@ def test_app_rotation_response_never_replayed(cached):
         assert r.status == 200
         assert not leaked(r, new), "rotated token replayed in %s: %r" % (leaked(r, new), r)
         assert r.header("IDSession-Reset") is None, r
+
+
+def test_app_rotation_of_a_static_page_never_stored(cached):
+    """The same for a static page, whose file and end reach mod_cache in one brigade: the
+    module marks the rotated response r->no_cache after mod_cache's save filter has seen
+    its headers, and mod_cache_disk checks that mark again before it commits the body, so
+    nothing is stored and every client gets its own rotation."""
+    url = page(cached, "appstatic")
+    seen = set()
+    for _ in range(3):
+        r = cached.curl(url, cookie_header="%s=%s" % (NAME, token(32)))
+        assert r.status == 200 and r.body.startswith("rotating page")
+        assert "HIT" not in x_cache(r), r
+        assert r.header("IDSession-Reset") is None, r
+        t = minted(r)
+        assert t not in seen
+        seen.add(t)

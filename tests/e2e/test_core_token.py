@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from idshttpd import ENV_CGI, ENV_PHP, UNSET, token, token_re, two_on_one_connection
+from idshttpd import (ENV_CGI, ENV_PHP, UNSET, cache_control, one_cookie, token, token_re,
+                      two_on_one_connection)
 
 NAME = "_session"
 TOK = token_re(32)
@@ -92,7 +93,7 @@ CONF = r"""
     DocumentRoot "@DOCROOT@"
     # Values planted before fixups: the module's own replace them.
     RewriteEngine On
-    RewriteRule ^/planted - [E=SESSION_TOKEN:planted,E=SESSION_LOG_ID:planted,E=SESSION_TOKEN_NEW:planted]
+    RewriteRule ^/planted - [E=SESSION_TOKEN:planted,E=SESSION_LOG_ID:planted,E=SESSION_TOKEN_NEW:planted,E=SESSION_TOKEN_NEXT:planted]
 </VirtualHost>
 # A second Cookie header in the request's table, added by a module.
 <VirtualHost 127.0.0.1:@PORT@>
@@ -106,7 +107,7 @@ CONF = r"""
 # mod_headers reads the environment with apr_table_get, which returns the first
 # entry of a name: a second one added behind a planted value would not show.
 <LocationMatch "^/planted">
-    Header always set X-Env "T=%{SESSION_TOKEN}e L=%{SESSION_LOG_ID}e N=%{SESSION_TOKEN_NEW}e"
+    Header always set X-Env "T=%{SESSION_TOKEN}e L=%{SESSION_LOG_ID}e N=%{SESSION_TOKEN_NEW}e X=%{SESSION_TOKEN_NEXT}e"
 </LocationMatch>
 <VirtualHost 127.0.0.1:@PORT@>
     ServerName wide.test
@@ -155,18 +156,6 @@ def httpd(httpd_module_factory):
     for d in ("planted", "plantedoff"):
         h.write(d + "/index.html", "planted\n")
     return h.start()
-
-
-def one_cookie(r, name=NAME):
-    """The response's single Set-Cookie (asserting there is exactly one header in total)."""
-    sc = r.headers_named("set-cookie")
-    assert len(sc) == 1, r.headers
-    [c] = r.set_cookies(name)
-    return c
-
-
-def cache_control(r):
-    return ", ".join(r.headers_named("cache-control"))
 
 
 def assert_minted(r, name=NAME):
@@ -664,20 +653,31 @@ def test_debug_log_traces_decisions_without_tokens(httpd):
     assert r1.env()["SESSION_LOG_ID"] in text
 
 
+@pytest.mark.parametrize("values, why", [
+    (["abc", "BAD_PAD"], r"\(2 seen; first: 3 characters, not 43\)"),
+    (["BAD_PAD"], r"\(1 seen; first: not the base64url this module mints\)"),
+])
+def test_debug_log_says_why_a_cookie_was_refused(httpd, values, why):
+    bad_pad = _bad_last_char()
+    header = "; ".join("%s=%s" % (NAME, bad_pad if v == "BAD_PAD" else v) for v in values)
+    assert httpd.curl("/on/env.cgi", cookie_header=header).set_cookies(NAME)
+    httpd.wait_log(r"\[idsession:debug\] .*session cookie _session rejected " + why)
+
+
 # ---- values planted before fixups ------------------------------------------------------
 
 def test_planted_env_is_effective_outside_idsession(httpd):
     # The control: the server-context rule does plant the values.
     r = httpd.curl("/plantedoff/index.html")
     assert r.status == 200
-    assert env_header(r) == {"T": "planted", "L": "planted", "N": "planted"}
+    assert env_header(r) == {"T": "planted", "L": "planted", "N": "planted", "X": "planted"}
 
 
 def test_planted_env_replaced_on_mint(httpd):
     r = httpd.curl("/planted/index.html")
     c = assert_minted(r)
     env = env_header(r)
-    assert env["T"] == c.value and env["N"] == "1"
+    assert env["T"] == c.value and env["N"] == "1" and env["X"] == "(null)"
     assert re.fullmatch(r"[0-9a-f]{16}", env["L"])
 
 
@@ -686,5 +686,5 @@ def test_planted_env_replaced_on_kept_token(httpd):
     r = httpd.curl("/planted/index.html", cookie_header="%s=%s" % (NAME, t))
     assert r.headers_named("set-cookie") == []
     env = env_header(r)
-    assert env["T"] == t and env["N"] == "(null)"
+    assert env["T"] == t and env["N"] == "(null)" and env["X"] == "(null)"
     assert re.fullmatch(r"[0-9a-f]{16}", env["L"])
