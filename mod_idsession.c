@@ -743,20 +743,18 @@ static int ids_cc_state(const apr_table_t *t)
 }
 
 /* Appends private to every Cache-Control line of t (apr_table_mergen
- * would reach only the first); 1 if t has one. */
-static int ids_cc_add_private(apr_pool_t *p, const apr_table_t *t)
+ * would reach only the first). */
+static void ids_cc_add_private(apr_pool_t *p, const apr_table_t *t)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
     apr_table_entry_t *e = (apr_table_entry_t *)arr->elts;
-    int i, any = 0;
+    int i;
 
     for (i = 0; i < arr->nelts; i++) {
         if (ids_is_cc_key(e[i].key)) {
             e[i].val = apr_pstrcat(p, e[i].val, ", private", NULL);
-            any = 1;
         }
     }
-    return any;
 }
 
 /* A response that sets the session cookie must not be stored by a shared
@@ -764,15 +762,19 @@ static int ids_cc_add_private(apr_pool_t *p, const apr_table_t *t)
  * every Cache-Control line says private, for caches that read only one. */
 static void ids_make_private(request_rec *r)
 {
-    int any;
+    int out = ids_cc_state(r->headers_out);
+    int err = out == 2 ? 2 : ids_cc_state(r->err_headers_out);
 
-    if (ids_cc_state(r->headers_out) == 2
-        || ids_cc_state(r->err_headers_out) == 2) {
+    if (out == 2 || err == 2) {
         return;
     }
-    any = ids_cc_add_private(r->pool, r->err_headers_out);
-    any |= ids_cc_add_private(r->pool, r->headers_out);
-    if (!any) {
+    if (err) {
+        ids_cc_add_private(r->pool, r->err_headers_out);
+    }
+    if (out) {
+        ids_cc_add_private(r->pool, r->headers_out);
+    }
+    if (!out && !err) {
         apr_table_setn(r->headers_out, "Cache-Control", "private");
     }
 }
