@@ -219,20 +219,29 @@ apr_status_t ids_token_mint(char *out, apr_size_t nbytes,
     return APR_SUCCESS;
 }
 
-void ids_log_id(const char *token, apr_size_t len, char *out)
+/* The two lowercase hex digits of each byte value: one copy per byte. */
+static const char ids_hex_pairs[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+void ids_store_key(const char *token, apr_size_t len, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256_CTX ctx;
     int i;
 
     SHA256_Init(&ctx);
     ids_sha256_finish(&ctx, 0, (const unsigned char *)token, len, md);
-    for (i = 0; i < IDS_LOG_ID_CHARS / 2; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
+    for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        memcpy(out + 2 * i, ids_hex_pairs + 2 * md[i], 2);
     }
-    out[IDS_LOG_ID_CHARS] = '\0';
+    out[IDS_STORE_KEY_CHARS] = '\0';
 }
 
 /* ---- cookies ----------------------------------------------------------- */
@@ -259,7 +268,10 @@ int ids_cookie_name_ok(const char *name)
 }
 
 #define IDS_IS_OWS(c)  ((c) == ' ' || (c) == '\t')
-#define IDS_IS_PSEP(c) ((c) == ';' || (c) == ',')
+/* Only ';' separates pairs (RFC 6265 4.2.1, 5.4): browsers accept ',' in a
+ * value, so treating it as a separator lets any cookie of the site plant a
+ * token (pref=x,_session=T). */
+#define IDS_IS_PSEP(c) ((c) == ';')
 
 /* 1 if a[0..n) equals b[0..n), in a time that depends on n only: the hint
  * is a token, and a front proxy's pooled connection carries other
@@ -322,9 +334,9 @@ const char *ids_cookie_find_hint(const char *hdr, const char *name,
             (*seen)++;
         }
         /* The value the caller expects: compared in place, without
-         * finding the end of the value first; strlen keeps the compare
-         * inside the header. */
-        if (hint && hintlen > 0 && strlen(v) >= hintlen
+         * finding the end of the value first; strnlen keeps the compare
+         * inside the header and the scan linear in its size. */
+        if (hint && hintlen > 0 && strnlen(v, hintlen) == hintlen
             && ids_equal_ct(v, hint, hintlen)) {
             ve = v + hintlen;
             while (IDS_IS_OWS(*ve)) {
@@ -335,7 +347,7 @@ const char *ids_cookie_find_hint(const char *hdr, const char *name,
                 return v;
             }
         }
-        ve = v + strcspn(v, ";,");
+        ve = v + strcspn(v, ";");
         p = ve;
         while (ve > v && IDS_IS_OWS(ve[-1])) {
             ve--;
@@ -532,6 +544,27 @@ static int ids_utf8_ok(const unsigned char *s, apr_size_t len)
     return 1;
 }
 
+/* 1 if s[0..len) has a "." or ".." segment.  Browsers remove them (RFC
+ * 3986 5.2.4), so "/.//evil.example" would become the path
+ * "//evil.example"; a local target never needs them. */
+static int ids_has_dot_segment(const char *s, apr_size_t len)
+{
+    apr_size_t i = 0;
+
+    while (i < len) {
+        apr_size_t start = ++i;         /* just after a '/' */
+
+        while (i < len && s[i] != '/') {
+            i++;
+        }
+        if ((i - start == 1 && s[start] == '.')
+            || (i - start == 2 && s[start] == '.' && s[start + 1] == '.')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The checks of one stage: raw target, or after one or two decodings. */
 static int ids_stage_ok(const char *s, int raw)
 {
@@ -553,8 +586,11 @@ static int ids_stage_ok(const char *s, int raw)
     if (!ids_utf8_ok((const unsigned char *)s, strlen(s))) {
         return 0;
     }
-    /* No scheme: no "x:" together with "//" in the path proper. */
     plen = strcspn(s, "?#");
+    if (ids_has_dot_segment(s, plen)) {
+        return 0;
+    }
+    /* No scheme: no "x:" together with "//" in the path proper. */
     colon = memchr(s, ':', plen);
     slashes = strstr(s, "//");
     return !(colon && slashes && slashes < s + plen);

@@ -26,7 +26,8 @@
 #define IDS_TAG_CHARS            22     /* base64url of IDS_TAG_BYTES */
 #define IDS_SEP                  '.'    /* between R and T in a signed token */
 #define IDS_SECRET_MIN           32
-#define IDS_LOG_ID_CHARS         16     /* hex digits of SESSION_LOG_ID */
+#define IDS_STORE_KEY_CHARS      64     /* hex digits of SESSION_STORE_KEY */
+#define IDS_LOG_ID_CHARS         16     /* SESSION_LOG_ID: its first digits */
 
 /* Characters in the unpadded base64url encoding of n bytes. */
 #define IDS_B64URL_LEN(n)        (((n) * 4 + 2) / 3)
@@ -84,9 +85,11 @@ int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
 apr_status_t ids_token_mint(char *out, apr_size_t nbytes,
                             const ids_keyring *ring);
 
-/* Writes the first IDS_LOG_ID_CHARS lowercase hex digits of SHA-256 over
- * token[0..len) and a NUL to out. */
-void ids_log_id(const char *token, apr_size_t len, char *out);
+/* Writes the IDS_STORE_KEY_CHARS lowercase hex digits of SHA-256 over
+ * token[0..len) and a NUL to out.  Its first IDS_LOG_ID_CHARS digits are
+ * the log id, which is short enough to collide on purpose: only the whole
+ * digest may key anything that grants access. */
+void ids_store_key(const char *token, apr_size_t len, char *out);
 
 /* ---- cookies ----------------------------------------------------------- */
 
@@ -96,15 +99,16 @@ int ids_cookie_name_ok(const char *name);
 typedef int (*ids_accept_fn)(const char *v, apr_size_t len, void *ctx);
 
 /* Scans one Cookie header for cookies named name (exact, case-sensitive).
- * Pairs are separated by ';' or ',' with optional whitespace.  Returns the
+ * Pairs are separated by ';' with optional whitespace; a ',' belongs to
+ * the value.  Returns the
  * first value for which accept() is true and sets *vlen, or NULL.  *seen,
  * when not NULL, counts the cookies with that name. */
 const char *ids_cookie_find(const char *hdr, const char *name,
                             apr_size_t namelen, ids_accept_fn accept,
                             void *ctx, apr_size_t *vlen, int *seen);
 
-/* The same, where hint (hintlen > 0 bytes of cookie-octets, no whitespace,
- * ';' or ',') is a value the caller already knows accept() takes: a pair
+/* The same, where hint (hintlen > 0 bytes of cookie-octets, no whitespace
+ * or ';') is a value the caller already knows accept() takes: a pair
  * whose value is exactly hint is returned without calling accept(); the
  * compare takes a time that depends on hintlen only.  The answer is the one
  * ids_cookie_find gives.  hint NULL or hintlen 0: no hint. */
@@ -150,8 +154,8 @@ int ids_cache_control_private(const char *v);
 /* 1 if target (already taken out of the query string) is a safe local
  * path: one leading '/', no "//" or "/\" at the start raw or after one or
  * two rounds of percent-decoding, no control characters, backslashes,
- * spaces, non-ASCII bytes, invalid UTF-8 or scheme at any of those
- * stages.  Uses p for scratch. */
+ * spaces, non-ASCII bytes, invalid UTF-8, "." or ".." segments or scheme
+ * at any of those stages.  Uses p for scratch. */
 int ids_local_path_ok(apr_pool_t *p, const char *target);
 
 /* Finds the query argument key in args ("a=1&b=2"), percent-decodes it

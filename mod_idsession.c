@@ -21,6 +21,7 @@
 #include "apr_file_io.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
+#include "apr_atomic.h"
 
 #include "mod_idsession.h"
 #include "idsession_core.h"
@@ -44,6 +45,8 @@ APLOG_USE_MODULE(idsession);
 #define IDS_ENV_NEW          "SESSION_TOKEN_NEW"
 #define IDS_ENV_NEXT         "SESSION_TOKEN_NEXT"
 #define IDS_ENV_LOG_ID       "SESSION_LOG_ID"
+#define IDS_ENV_STORE_KEY    "SESSION_STORE_KEY"
+#define IDS_WARN_INTERVAL    60     /* seconds between repeated warnings */
 
 typedef enum {
     IDS_SECURE_OFF = 0,
@@ -89,10 +92,17 @@ typedef struct {
 typedef struct {
     const char *token;
     const char *log_id;
+    const char *store_key;
     const char *next;           /* SESSION_TOKEN_NEXT, minted on demand */
     const char *cookie;         /* the Set-Cookie this chain sent, if any */
     const char *cookie_name;    /* ... and the name it was sent under */
     const ids_dir_conf *app;    /* where the next token was offered */
+    /* The rules the token was read or minted under; a request of the
+     * chain with other rules checks it against its own. */
+    const ids_keyring *rule_ring;
+    apr_size_t rule_nbytes;
+    const char *header;         /* the IDSessionHeader it was put in */
+    const request_rec *done;    /* the last request given (or denied) it */
     int minted;                 /* token is new in this chain */
     int failed;                 /* the random source failed */
 } ids_state;
@@ -107,6 +117,7 @@ typedef struct {
     apr_size_t nbytes;
     apr_size_t len;
     char token[IDS_TOKEN_MAX_CHARS + 1];
+    char store_key[IDS_STORE_KEY_CHARS + 1];
     char log_id[IDS_LOG_ID_CHARS + 1];
 } ids_conn_memo;
 
@@ -122,6 +133,15 @@ static ap_filter_rec_t *ids_filter_handle;
 
 /* Whether mod_cache is loaded; set in post_config, read-only afterwards. */
 static int ids_have_cache;
+
+/* When the last rate-limited warning was logged (apr_time_sec), per
+ * process; written only on the warning's own rare path. */
+static volatile apr_uint32_t ids_warned_at;
+
+/* Warnings found while reading the configuration, logged once the error
+ * log is open (post_config) and by apache2 -t (test_config).  Reset in
+ * pre_config, written only while the configuration is read. */
+static apr_array_header_t *ids_config_warnings;
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -174,32 +194,55 @@ static apr_size_t ids_token_bytes(const ids_dir_conf *c)
                                        : IDS_TOKEN_BYTES_DEFAULT;
 }
 
-/* What a cookie-name prefix forbids in c, or NULL.  The prefix wins at
- * request time; this is for the messages. */
-static const char *ids_prefix_conflict(apr_pool_t *p, const ids_dir_conf *c)
+/* What c's cookie settings contradict, or NULL; *wins (when not NULL)
+ * says what the request path does about it.  A cookie-name prefix forbids
+ * some settings, and browsers drop a SameSite=None cookie without
+ * Secure. */
+static const char *ids_conf_conflict(apr_pool_t *p, const ids_dir_conf *c,
+                                     const char **wins)
 {
     const ids_name *n = ids_cookie_name(c);
     const char *name = n->s;
     int host = n->prefix == IDS_PREFIX_HOST;
 
-    if (n->prefix == IDS_PREFIX_NONE) {
-        return NULL;
+    if (wins) {
+        *wins = "the prefix wins";
     }
-    if (c->secure == IDS_SECURE_OFF) {
-        return apr_psprintf(p, "IDSessionCookieSecure Off contradicts the "
-                            "cookie name %s, which requires Secure", name);
+    if (n->prefix != IDS_PREFIX_NONE) {
+        if (c->secure == IDS_SECURE_OFF) {
+            return apr_psprintf(p, "IDSessionCookieSecure Off contradicts "
+                                "the cookie name %s, which requires Secure",
+                                name);
+        }
+        if (host && c->cookie_path && strcmp(c->cookie_path, "/") != 0) {
+            return apr_psprintf(p, "IDSessionCookiePath %s contradicts the "
+                                "cookie name %s, which requires Path=/",
+                                c->cookie_path, name);
+        }
+        if (host && c->cookie_domain) {
+            return apr_psprintf(p, "IDSessionCookieDomain %s contradicts "
+                                "the cookie name %s, which forbids a Domain",
+                                c->cookie_domain, name);
+        }
     }
-    if (host && c->cookie_path && strcmp(c->cookie_path, "/") != 0) {
-        return apr_psprintf(p, "IDSessionCookiePath %s contradicts the "
-                            "cookie name %s, which requires Path=/",
-                            c->cookie_path, name);
-    }
-    if (host && c->cookie_domain) {
-        return apr_psprintf(p, "IDSessionCookieDomain %s contradicts the "
-                            "cookie name %s, which forbids a Domain",
-                            c->cookie_domain, name);
+    if (c->samesite == IDS_SAMESITE_NONE && c->secure == IDS_SECURE_OFF) {
+        if (wins) {
+            *wins = "Secure is sent all the same";
+        }
+        return "IDSessionCookieSameSite None contradicts IDSessionCookieSecure "
+               "Off: browsers drop a SameSite=None cookie without Secure";
     }
     return NULL;
+}
+
+/* 1 if a request for the URL path url sends a cookie with Path=path
+ * (RFC 6265 5.1.4). */
+static int ids_path_covers(const char *path, const char *url)
+{
+    apr_size_t n = strlen(path);
+
+    return strncmp(url, path, n) == 0
+           && (url[n] == '\0' || path[n - 1] == '/' || url[n] == '/');
 }
 
 /* ---- request-time helpers ---------------------------------------------- */
@@ -386,12 +429,48 @@ static const char *ids_new_token(request_rec *r, apr_pool_t *p,
     return t;
 }
 
-static const char *ids_log_id_of(apr_pool_t *p, const char *token)
+/* The log id from a store key, into buf (IDS_LOG_ID_CHARS + 1 bytes). */
+static APR_INLINE const char *ids_log_id_from(char *buf, const char *key)
 {
-    char *id = apr_palloc(p, IDS_LOG_ID_CHARS + 1);
+    memcpy(buf, key, IDS_LOG_ID_CHARS);
+    buf[IDS_LOG_ID_CHARS] = '\0';
+    return buf;
+}
 
-    ids_log_id(token, strlen(token), id);
-    return id;
+/* The store key and log id of st->token, from pool p. */
+static void ids_set_keys(apr_pool_t *p, ids_state *st)
+{
+    char *buf = apr_palloc(p, IDS_STORE_KEY_CHARS + 1 + IDS_LOG_ID_CHARS + 1);
+
+    ids_store_key(st->token, strlen(st->token), buf);
+    st->store_key = buf;
+    st->log_id = ids_log_id_from(buf + IDS_STORE_KEY_CHARS + 1, buf);
+}
+
+/* Records the rules under which st->token was read or minted. */
+static void ids_set_rules(ids_state *st, const ids_dir_conf *c)
+{
+    st->rule_ring = c->ring;
+    st->rule_nbytes = ids_token_bytes(c);
+}
+
+/* 1 if the chain's token is as strong as c's rules demand: at least as
+ * many random bytes, and a tag that one of c's secrets verifies when c has
+ * any.  Weaker rules take a stronger token, so a handler behind an internal
+ * redirect (php-cgi through mod_actions, under the server's settings)
+ * keeps the session of the location that was asked for. */
+static int ids_rules_accept(const ids_state *st, const ids_dir_conf *c)
+{
+    apr_size_t nbytes = ids_token_bytes(c);
+
+    if (nbytes > st->rule_nbytes) {
+        return 0;
+    }
+    if (c->ring == st->rule_ring || c->ring == NULL || c->ring->n == 0) {
+        return 1;
+    }
+    return ids_token_ok(st->token, strlen(st->token), st->rule_nbytes,
+                        c->ring);
 }
 
 typedef struct {
@@ -425,9 +504,9 @@ static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
     return 0;
 }
 
-/* Remembers the connection's verified token and its log id. */
+/* Remembers the connection's verified token and its store key. */
 static void ids_memo_store(conn_rec *conn, const ids_scan *s,
-                           const char *token, const char *log_id)
+                           const char *token, const char *store_key)
 {
     ids_conn_memo *m = ap_get_module_config(conn->conn_config,
                                             &idsession_module);
@@ -440,7 +519,8 @@ static void ids_memo_store(conn_rec *conn, const ids_scan *s,
     m->nbytes = s->nbytes;
     m->len = s->vlen;
     memcpy(m->token, token, s->vlen + 1);
-    memcpy(m->log_id, log_id, IDS_LOG_ID_CHARS + 1);
+    memcpy(m->store_key, store_key, IDS_STORE_KEY_CHARS + 1);
+    ids_log_id_from(m->log_id, store_key);
 }
 
 /* 1 if k is "Cookie" in any case: a byte compare per header in place of
@@ -507,7 +587,8 @@ static int ids_no_session_keys(const apr_table_t *t)
     return 1;
 }
 
-/* SESSION_TOKEN, SESSION_LOG_ID and SESSION_TOKEN_NEW into t.  A
+/* SESSION_TOKEN, SESSION_STORE_KEY, SESSION_LOG_ID and SESSION_TOKEN_NEW
+ * into t.  A
  * SESSION_TOKEN_NEW or SESSION_TOKEN_NEXT from elsewhere (a server-context
  * RewriteRule's E=, say) goes; ids_publish sets the next token again where
  * one is offered. */
@@ -515,6 +596,7 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
 {
     if (ids_no_session_keys(t)) {
         apr_table_addn(t, IDS_ENV_TOKEN, st->token);
+        apr_table_addn(t, IDS_ENV_STORE_KEY, st->store_key);
         apr_table_addn(t, IDS_ENV_LOG_ID, st->log_id);
         if (st->minted) {
             apr_table_addn(t, IDS_ENV_NEW, "1");
@@ -522,6 +604,7 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
         return;
     }
     apr_table_setn(t, IDS_ENV_TOKEN, st->token);
+    apr_table_setn(t, IDS_ENV_STORE_KEY, st->store_key);
     apr_table_setn(t, IDS_ENV_LOG_ID, st->log_id);
     apr_table_unset(t, IDS_ENV_NEXT);
     if (st->minted) {
@@ -539,7 +622,19 @@ static void ids_set_token_vars(request_rec *r, const ids_state *st)
     ids_put_token_vars(r->subprocess_env, st);
 }
 
-static APR_INLINE void ids_publish(request_rec *r, const ids_state *st,
+static IDS_NOINLINE void ids_publish_header(request_rec *r, ids_state *st,
+                                            const ids_dir_conf *c)
+{
+    request_rec *root = ids_chain_root(r);
+
+    apr_table_setn(r->headers_in, c->header, st->token);
+    if (st->header == NULL) {
+        st->header = r->pool == root->pool ? c->header
+                                           : apr_pstrdup(root->pool, c->header);
+    }
+}
+
+static APR_INLINE void ids_publish(request_rec *r, ids_state *st,
                                    const ids_dir_conf *c)
 {
     ids_set_token_vars(r, st);
@@ -548,7 +643,7 @@ static APR_INLINE void ids_publish(request_rec *r, const ids_state *st,
         apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
     }
     if (c->header && *c->header) {
-        apr_table_setn(r->headers_in, c->header, st->token);
+        ids_publish_header(r, st, c);
     }
 }
 
@@ -566,22 +661,100 @@ static int ids_same_header(const char *a, const char *b)
     return *a == *b;
 }
 
-/* Removes every client copy of the token header, X_Token for X-Token
- * included. */
-static IDS_NOINLINE void ids_strip_header(request_rec *r, const char *name)
+/* 1 if k, less any REDIRECT_ prefixes, is the CGI variable of header
+ * name: HTTP_ and the name, in any case, '-' and '_' alike. */
+static int ids_is_header_var(const char *k, const char *name)
 {
-    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+    while (strncasecmp(k, "REDIRECT_", 9) == 0) {
+        k += 9;
+    }
+    return strncasecmp(k, "HTTP_", 5) == 0 && ids_same_header(k + 5, name);
+}
+
+/* Removes every entry of t whose key is name's header (in headers_in) or
+ * its CGI variable (in subprocess_env). */
+static void ids_unset_matching(apr_table_t *t, const char *name, int var)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     int i;
 
     for (i = arr->nelts - 1; i >= 0; i--) {
-        if (e[i].key && ids_same_header(e[i].key, name)) {
-            apr_table_unset(r->headers_in, e[i].key);
-            arr = apr_table_elts(r->headers_in);
+        if (e[i].key && (var ? ids_is_header_var(e[i].key, name)
+                             : ids_same_header(e[i].key, name))) {
+            apr_table_unset(t, e[i].key);
+            arr = apr_table_elts(t);
             e = (const apr_table_entry_t *)arr->elts;
             i = arr->nelts;
         }
     }
+}
+
+/* Removes every client copy of the token header, X_Token for X-Token
+ * included, and the HTTP_X_TOKEN variables made of a copy before: an SSI
+ * page's subrequests and an internal redirect start from its
+ * environment. */
+static IDS_NOINLINE void ids_strip_header(request_rec *r, const char *name)
+{
+    ids_unset_matching(r->headers_in, name, 0);
+    ids_unset_matching(r->subprocess_env, name, 1);
+}
+
+/* 1 if k, less any REDIRECT_ prefixes, is one of the variables this module
+ * sets. */
+static int ids_is_session_var(const char *k)
+{
+    static const char *const names[] = {
+        IDS_ENV_TOKEN, IDS_ENV_NEW, IDS_ENV_NEXT, IDS_ENV_LOG_ID,
+        IDS_ENV_STORE_KEY, NULL
+    };
+    int i;
+
+    while (strncasecmp(k, "REDIRECT_", 9) == 0) {
+        k += 9;
+    }
+    for (i = 0; names[i]; i++) {
+        if (strcasecmp(k, names[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void ids_unset_session_vars(apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = arr->nelts - 1; i >= 0; i--) {
+        if (e[i].key && ids_is_session_var(e[i].key)) {
+            apr_table_unset(t, e[i].key);
+            arr = apr_table_elts(t);
+            e = (const apr_table_entry_t *)arr->elts;
+            i = arr->nelts;
+        }
+    }
+}
+
+/* A request whose own rules refuse the chain's token gets none: not in
+ * its variables, nor those an internal redirect or subrequest copied, nor
+ * in the header the chain put it in. */
+static IDS_NOINLINE void ids_withhold(request_rec *r, const ids_state *st,
+                                      const ids_dir_conf *c)
+{
+    ids_unset_session_vars(r->notes);
+    ids_unset_session_vars(r->subprocess_env);
+    if (st->header) {
+        ids_strip_header(r, st->header);
+    }
+    if (c->header && *c->header) {
+        ids_strip_header(r, c->header);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "the session token of this request chain (log id %s) was "
+                  "read under other rules, which those of %s refuse: no "
+                  "token here", st->log_id, r->uri);
 }
 
 static void ids_ensure_filter(request_rec *r)
@@ -596,8 +769,12 @@ static void ids_ensure_filter(request_rec *r)
     ap_add_output_filter_handle(ids_filter_handle, NULL, r, r->connection);
 }
 
+/* A state in place of a session that this request's rules refuse. */
+static ids_state ids_refused;
+
 /* The chain's session: the client's well-formed token, or a new one with
- * its Set-Cookie.  NULL when the random source failed. */
+ * its Set-Cookie.  NULL when the random source failed; &ids_refused when
+ * the chain's token was read under rules that c's refuse. */
 static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
 {
     request_rec *root = ids_chain_root(r);
@@ -627,23 +804,37 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.checked = 0;
         ids_scan_cookies(r->headers_in, &s);
 
-        if (s.v) {
-            /* The token and its log id go right after the state. */
-            char *buf;
+        if (s.v && !s.checked) {
+            /* The memo's own token: its strings serve the request, which
+             * ends before the next one on the connection can change them. */
+            st = ids_state_new(root, 0);
+            st->token = s.memo->token;
+            st->store_key = s.memo->store_key;
+            st->log_id = s.memo->log_id;
+            st->rule_ring = s.ring;
+            st->rule_nbytes = s.nbytes;
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "session cookie %s found (log id %s)",
+                          s.name, st->log_id);
+        }
+        else if (s.v) {
+            /* The token, its store key and its log id go right after the
+             * state. */
+            char *buf, *key;
 
-            st = ids_state_new(root, s.vlen + 1 + IDS_LOG_ID_CHARS + 1);
+            st = ids_state_new(root, s.vlen + 1 + IDS_STORE_KEY_CHARS + 1
+                                     + IDS_LOG_ID_CHARS + 1);
             buf = (char *)(st + 1);
+            key = buf + s.vlen + 1;
             memcpy(buf, s.v, s.vlen);
             buf[s.vlen] = '\0';
             st->token = buf;
-            st->log_id = buf + s.vlen + 1;
-            if (!s.checked) {
-                memcpy(buf + s.vlen + 1, s.memo->log_id, IDS_LOG_ID_CHARS + 1);
-            }
-            else {
-                ids_log_id(buf, s.vlen, buf + s.vlen + 1);
-                ids_memo_store(r->connection, &s, st->token, st->log_id);
-            }
+            st->store_key = key;
+            ids_store_key(buf, s.vlen, key);
+            ids_memo_store(r->connection, &s, st->token, st->store_key);
+            st->log_id = ids_log_id_from(key + IDS_STORE_KEY_CHARS + 1, key);
+            st->rule_ring = s.ring;
+            st->rule_nbytes = s.nbytes;
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session cookie %s found (log id %s)",
                           s.name, st->log_id);
@@ -662,7 +853,8 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
                 return NULL;
             }
             st->minted = 1;
-            st->log_id = ids_log_id_of(root->pool, st->token);
+            ids_set_keys(root->pool, st);
+            ids_set_rules(st, c);
             ids_send_cookie(r, st, c);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session token minted (log id %s)", st->log_id);
@@ -670,6 +862,9 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     }
     else if (st->failed) {
         return NULL;
+    }
+    else if (!ids_rules_accept(st, c)) {
+        return &ids_refused;
     }
     if (c->app_reset == 1 && st->next == NULL) {
         st->next = ids_new_token(r, root->pool, c, "next session token");
@@ -685,8 +880,11 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
 static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
                        const char *token)
 {
+    request_rec *root = ids_chain_root(r);
+
     st->token = token;
-    st->log_id = ids_log_id_of(ids_chain_root(r)->pool, token);
+    ids_set_keys(root->pool, st);
+    ids_set_rules(st, c);
     st->minted = 1;
     ids_send_cookie(r, st, c);
     ids_set_token_vars(r, st);
@@ -805,34 +1003,79 @@ static int ids_is_one(const char *v)
     }
 }
 
-/* 1 if the application's response asks for rotation; the header never
- * reaches the client. */
-static int ids_app_asked_reset(request_rec *r)
+/* 1 if a key of t starts with 'I' or 'i', as IDS_APP_HEADER does. */
+static int ids_has_i_key(const apr_table_t *t)
 {
-    const char *v = apr_table_get(r->headers_out, IDS_APP_HEADER);
-    const char *ev = apr_table_get(r->err_headers_out, IDS_APP_HEADER);
-    int yes;
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
 
-    if (v == NULL && ev == NULL) {
-        return 0;
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && (e[i].key[0] | 0x20) == 'i') {
+            return 1;
+        }
     }
-    yes = ids_is_one(v) || ids_is_one(ev);
+    return 0;
+}
+
+/* The application's IDSession-Reset response header: -1 absent, 1 for
+ * "1", 0 for anything else.  It never reaches the client. */
+static int ids_app_header(request_rec *r)
+{
+    const char *v, *ev;
+
+    /* Most responses have no header starting with 'I': a byte test per
+     * header before apr_table_get. */
+    if (!ids_has_i_key(r->headers_out) && !ids_has_i_key(r->err_headers_out)) {
+        return -1;
+    }
+    v = apr_table_get(r->headers_out, IDS_APP_HEADER);
+    ev = apr_table_get(r->err_headers_out, IDS_APP_HEADER);
+    if (v == NULL && ev == NULL) {
+        return -1;
+    }
     apr_table_unset(r->headers_out, IDS_APP_HEADER);
     apr_table_unset(r->err_headers_out, IDS_APP_HEADER);
-    if (!yes) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      IDS_APP_HEADER " ignored: its value is not 1");
+    return ids_is_one(v) || ids_is_one(ev);
+}
+
+/* 1 at most once per IDS_WARN_INTERVAL in this process, so that a
+ * misconfiguration hit by every request warns without flooding the log. */
+static int ids_warn_due(request_rec *r)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time);
+    apr_uint32_t last = apr_atomic_read32(&ids_warned_at);
+
+    if (last != 0 && now - last < IDS_WARN_INTERVAL) {
+        return 0;
     }
-    return yes;
+    return apr_atomic_cas32(&ids_warned_at, now, last) == last;
+}
+
+/* The application asked for rotation; the location gave it no next
+ * token. */
+static IDS_NOINLINE void ids_app_reset_unoffered(request_rec *r)
+{
+    if (ids_warn_due(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "%s: 1 in the response to %s was dropped and the "
+                      "session was NOT rotated: IDSessionAppReset is not On "
+                      "there, so no SESSION_TOKEN_NEXT was offered (note "
+                      "that <Location \"/login\"> does not match "
+                      "/login.php; use <Location \"/login.php\"> or "
+                      "<Files>).  Logged at most once a minute.",
+                      IDS_APP_HEADER, ap_escape_logitem(r->pool, r->uri));
+    }
 }
 
 /* ---- hooks and handler ------------------------------------------------- */
 
 /* A client never chooses what anyone sees as the token: its copies of
  * IDSessionHeader go before server-context rewrites (post_read_request,
- * server settings) and before authorization (header_parser, the
- * location's settings). */
-static int ids_header_parser(request_rec *r)
+ * server settings) and, in every request of a chain (subrequests and
+ * internal redirects too, which header_parser skips), as soon as the
+ * location's settings are known: before authorization and any handler. */
+static int ids_strip_client_header(request_rec *r)
 {
     const ids_dir_conf *c = ids_conf(r);
 
@@ -853,6 +1096,7 @@ static int ids_fixups(request_rec *r)
         st = (r->main || r->prev) ? ids_state_get(r) : NULL;
         if (st && st->token && !st->failed) {
             ids_publish(r, st, c);
+            st->done = r;
         }
         return DECLINED;
     }
@@ -861,19 +1105,84 @@ static int ids_fixups(request_rec *r)
         /* The ErrorDocument of our own 500 must not fail again. */
         return r->prev ? DECLINED : HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (st == &ids_refused) {
+        st = ids_state_get(r);
+        ids_withhold(r, st, c);
+        st->done = r;
+        return DECLINED;
+    }
     ids_publish(r, st, c);
+    st->done = r;
     return DECLINED;
 }
 
+/* mod_dir's fast redirect (a fixup after ours) gives r the settings of a
+ * subrequest, and overlays that subrequest's environment on r's, but not
+ * its headers: r's handler must see what r's new settings say. */
+static IDS_NOINLINE void ids_recheck(request_rec *r, ids_state *st)
+{
+    const ids_dir_conf *c = ids_conf(r);
+
+    ids_strip_client_header(r);
+    if (st->token && !st->failed) {
+        if (c->enabled == 1 && !ids_rules_accept(st, c)) {
+            ids_withhold(r, st, c);
+        }
+        else {
+            ids_publish(r, st, c);
+        }
+    }
+    st->done = r;
+}
+
 /* For the request that answers, after mod_dir's fast redirect and any
- * internal redirect; also for error responses, which drop filters. */
+ * internal redirect; also for error responses, which drop filters.  Every
+ * response of a chain with a session gets the filter, as any of them may
+ * carry the application's IDSession-Reset. */
 static void ids_insert_filter(request_rec *r)
 {
-    const ids_state *st = ids_state_get(r);
+    ids_state *st;
 
-    if (st && r->main == NULL && (st->minted || st->app)) {
+    if (r->main != NULL) {
+        return;
+    }
+    if ((st = ids_state_get(r)) == NULL) {
+        /* No session, but maybe a fast redirect into IDSessionHeader. */
+        ids_strip_client_header(r);
+        return;
+    }
+    /* A subrequest ran fixups after r's: a fast redirect, perhaps. */
+    if (st->done != r) {
+        ids_recheck(r, st);
+    }
+    /* Nothing has added the filter to r yet: the optional functions run
+     * later, in the handler. */
+    ap_add_output_filter_handle(ids_filter_handle, NULL, r, r->connection);
+}
+
+static void ids_insert_error_filter(request_rec *r)
+{
+    if (r->main == NULL && ids_state_get(r) != NULL) {
         ids_ensure_filter(r);
     }
+}
+
+/* The application's rotation, or the warning that it could not happen. */
+static IDS_NOINLINE void ids_app_rotate(request_rec *r, ids_state *st)
+{
+    const char *old = st->log_id;
+
+    if (st->app == NULL || st->next == NULL) {
+        ids_app_reset_unoffered(r);
+        return;
+    }
+    /* The settings of the location that offered the next token, even
+     * when an internal redirect (php-cgi, ErrorDocument) answers. */
+    ids_switch(r, st, st->app, st->next);
+    st->next = NULL;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "session rotated by the application: log id %s "
+                  "replaces %s", st->log_id, old);
 }
 
 static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -882,16 +1191,14 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     ids_state *st = ids_state_get(r);
 
     if (st) {
-        /* The settings of the location that offered the next token, even
-         * when an internal redirect (php-cgi, ErrorDocument) answers. */
-        if (st->app && ids_app_asked_reset(r) && st->next) {
-            const char *old = st->log_id;
+        int ask = ids_app_header(r);
 
-            ids_switch(r, st, st->app, st->next);
-            st->next = NULL;
+        if (ask == 1) {
+            ids_app_rotate(r, st);
+        }
+        else if (ask == 0) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "session rotated by the application: log id %s "
-                          "replaces %s", st->log_id, old);
+                          IDS_APP_HEADER " ignored: its value is not 1");
         }
         if (st->minted && st->cookie) {
             ids_make_private(r);
@@ -950,7 +1257,7 @@ static const char *idsession_get_token(request_rec *r)
     const ids_dir_conf *c = ids_conf(r);
     ids_state *st = ids_session(r, c);
 
-    if (st == NULL) {
+    if (st == NULL || st == &ids_refused) {
         return NULL;
     }
     ids_publish(r, st, c);
@@ -974,7 +1281,7 @@ static const char *idsession_reset_token(request_rec *r)
 
 static const char *ids_conflict_check(cmd_parms *cmd, const ids_dir_conf *c)
 {
-    const char *why = ids_prefix_conflict(cmd->temp_pool, c);
+    const char *why = ids_conf_conflict(cmd->temp_pool, c, NULL);
 
     return why ? apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", why,
                              " (in the same section)", NULL) : NULL;
@@ -1042,6 +1349,20 @@ static const char *set_cookie_domain(cmd_parms *cmd, void *dv,
                            "digits, '-' and '.'");
         }
     }
+    if (strchr(s, '.') == NULL) {
+        return ids_bad(cmd, arg, "is a single label: browsers refuse a "
+                       "Domain without a dot (leave the directive out for "
+                       "a host-only cookie)");
+    }
+    /* No top-level domain is all digits: this is an IPv4 address. */
+    for (p = strrchr(s, '.') + 1; apr_isdigit(*p); p++) {
+        continue;
+    }
+    if (*p == '\0') {
+        return ids_bad(cmd, arg, "is an IP address: browsers refuse a "
+                       "Domain that is not a host name (leave the directive "
+                       "out for a host-only cookie)");
+    }
     c->cookie_domain = arg;
     return ids_conflict_check(cmd, c);
 }
@@ -1086,7 +1407,7 @@ static const char *set_cookie_samesite(cmd_parms *cmd, void *dv,
     else {
         return ids_bad(cmd, arg, "must be Strict, Lax, None or Off");
     }
-    return NULL;
+    return ids_conflict_check(cmd, c);
 }
 
 /* A decimal integer in [lo, hi], or an error naming the directive. */
@@ -1162,6 +1483,23 @@ static const char *ids_secret_file_error(cmd_parms *cmd, const char *fn,
                         apr_strerror(rv, err, sizeof(err)));
 }
 
+/* Keeps a warning about the configuration for post_config. */
+static void ids_config_warn(cmd_parms *cmd, const char *msg)
+{
+    if (ids_config_warnings == NULL) {
+        ids_config_warnings = apr_array_make(cmd->pool, 2, sizeof(char *));
+    }
+    APR_ARRAY_PUSH(ids_config_warnings, const char *) =
+        apr_psprintf(cmd->pool, "%s (%s:%d)", msg,
+                     cmd->directive->filename, cmd->directive->line_num);
+}
+
+/* The octal mode of APR permission bits (a hex digit per class). */
+static unsigned ids_file_mode(apr_fileperms_t prot)
+{
+    return ((prot >> 8) & 7) << 6 | ((prot >> 4) & 7) << 3 | (prot & 7);
+}
+
 /* Reads a secret file; trailing whitespace is not part of the secret. */
 static const char *ids_read_secret_file(cmd_parms *cmd, const char *path,
                                         unsigned char **out, apr_size_t *len)
@@ -1182,7 +1520,17 @@ static const char *ids_read_secret_file(cmd_parms *cmd, const char *path,
     if (rv != APR_SUCCESS) {
         return ids_secret_file_error(cmd, fn, rv);
     }
-    rv = apr_file_info_get(&fi, APR_FINFO_SIZE, fd);
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_PROT, fd);
+    if (rv == APR_SUCCESS
+        && (fi.protection & (APR_GREAD | APR_WREAD | APR_GWRITE
+                             | APR_WWRITE))) {
+        ids_config_warn(cmd, apr_psprintf(cmd->temp_pool, "%s: secret file "
+                        "%s has mode %04o: others than its owner can read "
+                        "or change it; chmod 600 (or 640 root:root with "
+                        "httpd starting as root) is enough",
+                        cmd->cmd->name, fn,
+                        ids_file_mode(fi.protection)));
+    }
     if (rv == APR_SUCCESS && fi.size > IDS_SECRET_FILE_MAX) {
         apr_file_close(fd);
         return apr_psprintf(cmd->pool, "%s: secret file %s is larger "
@@ -1266,9 +1614,22 @@ static const char *add_secret(cmd_parms *cmd, void *dv, const char *arg)
         OPENSSL_cleanse(file_buf, len);
     }
     else {
-        /* mod_info's ?config and -DDUMP_CONFIG print a directive's
-         * arguments; a literal secret must not be among them. */
-        ((ap_directive_t *)cmd->directive)->args = "(secret not shown)";
+        /* Wipe the copies within reach: the argument, and the directive's
+         * text in the configuration tree (which mod_info's ?config and
+         * -DDUMP_CONFIG would also print).  The reader's line buffer and
+         * mod_macro's copies are out of reach: warn. */
+        ap_directive_t *d = (ap_directive_t *)cmd->directive;
+
+        OPENSSL_cleanse((char *)arg, len);
+        if (d->args != arg) {
+            OPENSSL_cleanse((char *)d->args, strlen(d->args));
+        }
+        d->args = "(secret not shown)";
+        ids_config_warn(cmd, apr_psprintf(cmd->temp_pool, "%s: a literal "
+                        "secret may stay in httpd's memory, where the "
+                        "configuration reader's buffers held it; use "
+                        "IDSessionSecret file:/path instead",
+                        cmd->cmd->name));
     }
     return NULL;
 }
@@ -1347,21 +1708,59 @@ static const command_rec ids_cmds[] = {
 typedef struct {
     const ids_dir_conf *conf;
     const char *key;            /* directory path, or DocumentRoot + URL */
+    const char *url;            /* the URL it covers; NULL: not known */
     const char *label;
     int is_url;
+    int warned;                 /* contradicts the server's settings */
 } ids_section;
 
-static void ids_warn_once(apr_hash_t *seen, server_rec *s, const char *why,
-                          const char *where)
+static void ids_warn_once(apr_hash_t *seen, server_rec *s, const char *msg)
 {
-    const char *msg = apr_pstrcat(apr_hash_pool_get(seen), why, " after "
-                                  "merging ", where, "; the prefix wins",
-                                  NULL);
-
     if (!apr_hash_get(seen, msg, APR_HASH_KEY_STRING)) {
         apr_hash_set(seen, msg, APR_HASH_KEY_STRING, msg);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "%s", msg);
     }
+}
+
+/* Warns about the settings m that merging where gives, for the URL url
+ * (NULL: unknown).  Returns 1 if they contradict each other. */
+static int ids_check_merged(apr_hash_t *seen, server_rec *s, apr_pool_t *p,
+                            const ids_dir_conf *m, const char *where,
+                            const char *url)
+{
+    const char *wins;
+    const char *why = ids_conf_conflict(p, m, &wins);
+
+    if (why) {
+        ids_warn_once(seen, s, apr_pstrcat(p, why, " after merging ", where,
+                                           "; ", wins, NULL));
+    }
+    /* A __Host- name sends Path=/ whatever the directive says. */
+    if (m->enabled == 1 && m->cookie_path && url
+        && ids_cookie_name(m)->prefix != IDS_PREFIX_HOST
+        && !ids_path_covers(m->cookie_path, url)) {
+        ids_warn_once(seen, s, apr_psprintf(p, "IDSessionCookiePath %s does "
+                      "not cover %s, where IDSession is On after merging %s: "
+                      "browsers do not send the cookie there, so every "
+                      "request there gets a new token", m->cookie_path, url,
+                      where));
+    }
+    return why != NULL;
+}
+
+/* The URL a <Directory> under DocumentRoot serves, or NULL. */
+static const char *ids_dir_url(apr_pool_t *p, const char *docroot,
+                               const char *dir)
+{
+    apr_size_t n = strlen(docroot);
+
+    while (n > 0 && docroot[n - 1] == '/') {
+        n--;
+    }
+    if (strncmp(dir, docroot, n) != 0 || (dir[n] != '/' && dir[n] != '\0')) {
+        return NULL;
+    }
+    return dir[n] == '/' ? dir + n : "/";
 }
 
 /* 1 if httpd merges section a (index i) before b (index j) when both
@@ -1386,11 +1785,14 @@ static int ids_nested(const char *a, const char *b)
 }
 
 /* Warns once for each combination of sections whose merged cookie
- * settings contradict a __Host-/__Secure- prefix: the server's own
- * settings with one section, and two nested sections (a <Directory> and a
- * <Location> are matched through DocumentRoot).  A conflict within one
- * section already failed at parse time; the prefix wins at request time
- * whatever the sections, also those only .htaccess files bring. */
+ * settings contradict each other (a __Host-/__Secure- prefix, SameSite=None
+ * without Secure) or whose IDSessionCookiePath does not cover where
+ * IDSession is On: the server's own settings, the server's with one
+ * section, and two nested sections (a <Directory> and a <Location> are
+ * matched through DocumentRoot).  A contradiction within one section
+ * already failed at parse time; at request time the cookie gets what
+ * browsers require whatever the sections, also those only .htaccess files
+ * bring. */
 static void ids_warn_merged_conflicts(apr_pool_t *p, server_rec *s)
 {
     apr_hash_t *seen = apr_hash_make(p);
@@ -1402,12 +1804,10 @@ static void ids_warn_merged_conflicts(apr_pool_t *p, server_rec *s)
         apr_array_header_t *secs = apr_array_make(p, 8, sizeof(ids_section));
         apr_array_header_t *lists[2];
         ids_section *sec;
-        const char *why;
         int l, i, j;
 
-        if ((why = ids_prefix_conflict(p, base)) != NULL) {
-            ids_warn_once(seen, s, why, "the main server's and the virtual "
-                          "host's settings");
+        if (ids_check_merged(seen, s, p, base, "the main server's and the "
+                             "virtual host's settings", "/")) {
             continue;
         }
         lists[0] = core->sec_dir;
@@ -1419,47 +1819,66 @@ static void ids_warn_merged_conflicts(apr_pool_t *p, server_rec *s)
                 ids_dir_conf *c = ap_get_module_config(v[i],
                                                        &idsession_module);
                 if (c == NULL || cd == NULL || cd->d == NULL || cd->r
-                    || cd->d_is_fnmatch || ids_prefix_conflict(p, c)) {
+                    || cd->d_is_fnmatch || ids_conf_conflict(p, c, NULL)) {
                     continue;
                 }
                 sec = apr_array_push(secs);
                 sec->conf = c;
                 sec->is_url = l;
+                sec->warned = 0;
                 sec->label = apr_psprintf(p, "<%s %s>",
                                           l ? "Location" : "Directory",
                                           cd->d);
                 sec->key = l ? apr_pstrcat(p, core->ap_document_root,
                                            cd->d, NULL) : cd->d;
+                sec->url = l ? cd->d : ids_dir_url(p, core->ap_document_root,
+                                                   cd->d);
             }
         }
         sec = (ids_section *)secs->elts;
         for (i = 0; i < secs->nelts; i++) {
-            void *m = ids_merge_dir_conf(p, base, (void *)sec[i].conf);
-            if ((why = ids_prefix_conflict(p, m)) != NULL) {
-                ids_warn_once(seen, s, why, apr_pstrcat(p, sec[i].label,
-                              " with the server's settings", NULL));
-                sec[i].conf = NULL;     /* warned; skip its pairs */
-            }
+            sec[i].warned = ids_check_merged(seen, s, p,
+                ids_merge_dir_conf(p, base, (void *)sec[i].conf),
+                apr_pstrcat(p, sec[i].label, " with the server's settings",
+                            NULL), sec[i].url);
         }
         for (i = 0; i < secs->nelts; i++) {
             for (j = 0; j < secs->nelts; j++) {
                 const ids_section *a = &sec[i], *b = &sec[j];
-                void *m;
+                const ids_section *inner;
 
-                if (i == j || !a->conf || !b->conf
+                if (i == j || a->warned || b->warned
                     || !ids_merges_before(a, i, b, j)
                     || !ids_nested(a->key, b->key)) {
                     continue;
                 }
-                m = ids_merge_dir_conf(p, ids_merge_dir_conf(p, base,
-                                       (void *)a->conf), (void *)b->conf);
-                if ((why = ids_prefix_conflict(p, m)) != NULL) {
-                    ids_warn_once(seen, s, why, apr_pstrcat(p, a->label,
-                                  " and ", b->label, NULL));
-                }
+                inner = strlen(a->key) > strlen(b->key) ? a : b;
+                ids_check_merged(seen, s, p,
+                    ids_merge_dir_conf(p, ids_merge_dir_conf(p, base,
+                                       (void *)a->conf), (void *)b->conf),
+                    apr_pstrcat(p, a->label, " and ", b->label, NULL),
+                    inner->url);
             }
         }
     }
+}
+
+static void ids_log_config_warnings(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(p);
+    int i;
+
+    for (i = 0; ids_config_warnings && i < ids_config_warnings->nelts; i++) {
+        ids_warn_once(seen, s, APR_ARRAY_IDX(ids_config_warnings, i,
+                                             const char *));
+    }
+}
+
+static int ids_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp)
+{
+    ids_config_warnings = NULL;
+    return OK;
 }
 
 static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -1469,6 +1888,7 @@ static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    ids_log_config_warnings(ptemp, s);
     ids_warn_merged_conflicts(ptemp, s);
     ids_have_cache = ap_find_linked_module("mod_cache.c") != NULL;
     return OK;
@@ -1477,21 +1897,25 @@ static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 /* apache2 -t shows the same warnings. */
 static void ids_test_config(apr_pool_t *pconf, server_rec *s)
 {
+    ids_log_config_warnings(pconf, s);
     ids_warn_merged_conflicts(pconf, s);
 }
 
 static void ids_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(ids_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ids_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(ids_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Really first, so that a redirect from mod_rewrite's per-directory
      * rules, also a fixup, carries the cookie. */
-    ap_hook_post_read_request(ids_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_header_parser(ids_header_parser, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_post_read_request(ids_strip_client_header, NULL, NULL,
+                              APR_HOOK_MIDDLE);
+    ap_hook_post_perdir_config(ids_strip_client_header, NULL, NULL,
+                               APR_HOOK_FIRST);
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(ids_reset_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_insert_error_filter(ids_insert_filter, NULL, NULL,
+    ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
     /* After the content filters, so Cache-Control sees their headers. */
     ids_filter_handle = ap_register_output_filter(IDS_FILTER, ids_out_filter,

@@ -10,6 +10,7 @@ second httpd without mod_idsession), `wide` (IDSession/IDSessionAppReset server-
 conf/demo.conf; php-cgi and demo/login.php), `modphp` (mod_php under prefork)."""
 
 import hmac
+import hashlib
 import re
 import uuid
 from urllib.parse import quote
@@ -176,6 +177,10 @@ def qphp(*headers, **kw):
 
 
 RESET = "IDSession-Reset: 1"
+
+
+# The rate-limited warning for an IDSession-Reset where no next token was offered.
+UNOFFERED = r"\[idsession:warn\].*IDSession-Reset: 1 in the response to .* IDSessionAppReset is not On"
 
 
 def no_reset_header(r):
@@ -394,12 +399,14 @@ def test_client_request_header_minted(httpd):
 
 @pytest.mark.parametrize("path", ["/plain/sh.cgi", "/ar/off/app.cgi" + q(RESET)])
 def test_outside_appreset_no_rotation(httpd, path):
+    httpd.expect_log(UNOFFERED)
     t = token()
     r = httpd.curl(path, cookie_header="_session=" + t)
     assert r.status == 200
     assert r.env()["SESSION_TOKEN"] == t
     assert r.env()["SESSION_TOKEN_NEXT"] == UNSET
     assert r.headers_named("set-cookie") == []
+    no_reset_header(r)
 
 
 def test_outside_appreset_minted_unchanged(httpd):
@@ -984,6 +991,11 @@ def test_demo_login_right_password(wide):
     # the planted token is not logged in
     r = wide.curl("/index.php", cookie_header="_session=" + planted)
     assert demo_user(r) == ""
+    # the demo's store is keyed by SESSION_STORE_KEY (the whole SHA-256), never by the
+    # 64-bit SESSION_LOG_ID, which an attacker holding log ids can search a match for
+    key = hashlib.sha256(c.value.encode()).hexdigest()
+    assert (wide.root / "demo-state" / ("session-" + key)).is_file()
+    assert not list((wide.root / "demo-state").glob("session-" + "[0-9a-f]" * 16))
 
 
 def test_demo_login_without_cookie(wide):
@@ -1077,7 +1089,9 @@ def test_modphp_no_rotation(modphp):
 
 
 def test_modphp_outside_appreset(modphp):
+    modphp.expect_log(UNOFFERED)
     t = token()
     r = modphp.curl("/plain/app.php" + qphp(RESET), cookie_header="_session=" + t)
     assert r.env()["SESSION_TOKEN_NEXT"] == UNSET
     assert r.headers_named("set-cookie") == []
+    no_reset_header(r)

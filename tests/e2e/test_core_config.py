@@ -35,6 +35,12 @@ BAD = [
     ("IDSessionCookieDomain", "."),
     ("IDSessionCookieDomain", "a;b.example"),
     ("IDSessionCookieDomain", '"a b.example"'),
+    # browsers refuse a single label and an IP address as Domain
+    ("IDSessionCookieDomain", "localhost"),
+    ("IDSessionCookieDomain", "com"),
+    ("IDSessionCookieDomain", ".com"),
+    ("IDSessionCookieDomain", "127.0.0.1"),
+    ("IDSessionCookieDomain", ".10.0.0.1"),
     ("IDSessionCookieSecure", "maybe"),
     ("IDSessionCookieSecure", "yes"),
     ("IDSessionCookieSecure", "1"),
@@ -107,6 +113,8 @@ CONFLICTS = [
     "IDSessionCookieDomain example.test\nIDSessionCookieName __Host-s",
     "IDSessionCookieName __Secure-s\nIDSessionCookieSecure Off",
     "IDSessionCookieSecure Off\nIDSessionCookieName __Secure-s",
+    "IDSessionCookieSameSite None\nIDSessionCookieSecure Off",
+    "IDSessionCookieSecure Off\nIDSessionCookieSameSite None",
 ]
 
 
@@ -134,7 +142,9 @@ GOOD = [
     "IDSessionCookiePath /a/b-c_d.e~f",
     "IDSessionCookieDomain example.test",
     "IDSessionCookieDomain .example.test",
-    "IDSessionCookieDomain localhost",
+    "IDSessionCookieDomain example.co.uk",
+    "IDSessionCookieDomain 1.example",
+    "IDSessionCookieDomain a.b2",
     "IDSessionCookieSecure on\nIDSessionCookieSecure OFF\nIDSessionCookieSecure auto",
     "IDSessionCookieSameSite strict\nIDSessionCookieSameSite LAX\nIDSessionCookieSameSite none\n"
     "IDSessionCookieSameSite off",

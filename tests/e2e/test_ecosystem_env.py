@@ -115,7 +115,7 @@ def httpd(httpd_module_factory):
     h.write_cgi("rw/copy.cgi", SHOW_CGI)
     h.write("rwht/.htaccess", HTACCESS)
     h.write("log/x.html", "x\n")
-    h.write("secret", "s" * 40 + "\n", under=".")
+    h.write("secret", "s" * 40 + "\n", under=".", mode=0o600)
     return h.start()
 
 

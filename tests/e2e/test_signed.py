@@ -107,8 +107,8 @@ def httpd(httpd_module_factory):
     h = httpd_module_factory(conf=CONF, cgi=True, start=False)
     for loc in LOCATIONS:
         h.write_cgi(loc + "/env.cgi", ENV_CGI)
-    h.write("conf/secret-abs", SF_RAW, under=".")
-    h.write("conf/secret-rel", SR_RAW, under=".")
+    h.write("conf/secret-abs", SF_RAW, under=".", mode=0o600)
+    h.write("conf/secret-rel", SR_RAW, under=".", mode=0o600)
     h.write("ht/.htaccess", "IDSessionSecret %s\n" % SX)
     h.write("ht/index.html", "never served\n")
     return h.start()
@@ -305,8 +305,7 @@ def assert_replaced_unsigned(httpd, path, value):
 
 def test_valid_after_invalid_same_name(httpd):
     good = signed(S2)
-    r, env, c = get(httpd, "/s/env.cgi", ["%s=%s" % (NAME, token(32)),
-                                         "%s=%s" % (NAME, good)])
+    r, env, c = get(httpd, "/s/env.cgi", "%s=%s; %s=%s" % (NAME, token(32), NAME, good))
     assert c is None and env["SESSION_TOKEN"] == good
     r, env, c = get(httpd, "/s/env.cgi", "%s=%s; %s=%s" % (NAME, signed(SX), NAME, good))
     assert c is None and env["SESSION_TOKEN"] == good
@@ -438,7 +437,7 @@ def test_file_secret_only_whitespace(cfg):
 
 
 def test_file_secret_exactly_32_with_newline(cfg):
-    cfg.write("conf/ok", "o" * 32 + "\n", under=".")
+    cfg.write("conf/ok", "o" * 32 + "\n", under=".", mode=0o600)
     rc, out = cfg.configtest("IDSessionSecret file:conf/ok\n")
     assert rc == 0, out
 

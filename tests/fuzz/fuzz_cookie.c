@@ -15,7 +15,8 @@
 #include "fuzz_common.h"
 
 #define IS_OWS(c)  ((c) == ' ' || (c) == '\t')
-#define IS_SEP(c)  ((c) == ';' || (c) == ',')
+/* Only ';' separates pairs (RFC 6265 4.2.1); ',' is part of a value. */
+#define IS_SEP(c)  ((c) == ';')
 
 typedef struct {
     const char *name;
@@ -30,7 +31,7 @@ static int accept_token(const char *v, apr_size_t len, void *ctx)
     return ids_token_ok(v, len, c->nbytes, &c->ring);
 }
 
-/* RFC 6265 pairs, split on ';' and ',' first, then on the first '=',
+/* RFC 6265 pairs, split on ';' first, then on the first '=',
  * each side trimmed.  A value equal to hint (when not NULL) is taken as
  * the validator would take it. */
 static const char *ref_find(const char *hdr, const scan_config *c,

@@ -9,7 +9,7 @@
  * Whatever is accepted must start with one '/', never "//" or "/\", hold no
  * control character, space, backslash or raw non-ASCII byte, and keep that
  * shape after one and two rounds of percent-decoding, with no "scheme://"
- * before the query.  ids_query_arg must agree with a reference decoder.
+ * and no "." or ".." segment before the query.  ids_query_arg must agree with a reference decoder.
  */
 
 #include <strings.h>
@@ -30,6 +30,21 @@ static void check_stage(const char *s, int raw)
     }
     sch = strstr(s, "://");
     FUZZ_ASSERT(sch == NULL || (size_t)(sch - s) >= plen);
+    /* No dot segment, which a browser would remove (RFC 3986 5.2.4). */
+    {
+        size_t i = 0;
+
+        while (i < plen) {
+            size_t start = ++i, len;
+
+            while (i < plen && s[i] != '/') {
+                i++;
+            }
+            len = i - start;
+            FUZZ_ASSERT(!(len == 1 && s[start] == '.'));
+            FUZZ_ASSERT(!(len == 2 && s[start] == '.' && s[start + 1] == '.'));
+        }
+    }
 }
 
 static void check_local_ok(const char *target)

@@ -67,8 +67,14 @@ static const cookie_case cookie_cases[] = {
     { "first of two", "_session=" T1 "; other=1", "_session", T1, 1, 0 },
     { "second of two", "other=1; _session=" T1, "_session", T1, 1, 0 },
     { "';' without space", "other=1;_session=" T1, "_session", T1, 1, 0 },
-    { "',' without space", "other=1,_session=" T1, "_session", T1, 1, 0 },
-    { "', ' as httpd merges headers", "other=1, _session=" T1, "_session", T1, 1, 0 },
+    /* ',' belongs to the value (RFC 6265 4.2.1): never a pair separator */
+    { "',' without space", "other=1,_session=" T1, "_session", NULL, 0, 0 },
+    { "', ' as httpd merges headers", "other=1, _session=" T1, "_session", NULL, 0, 0 },
+    { "planted through ',' before the real one",
+      "pref=x,_session=" T2 "; _session=" T1, "_session", T1, 1, 0 },
+    { "planted through ',' under __Host-",
+      "pref=x,__Host-session=" T2 "; __Host-session=" T1, "__Host-session", T1, 1, 0 },
+    { "',' after the value", "_session=" T1 ",x=1", "_session", NULL, 1, 0 },
     { "tab after ';'", "a=1;\t_session=" T1, "_session", T1, 1, 0 },
     { "spaces and tabs everywhere", " \t a=1 \t ; \t _session \t = \t " T1 " \t ; b=2 ",
       "_session", T1, 1, 0 },
@@ -77,17 +83,21 @@ static const cookie_case cookie_cases[] = {
     { "trailing tab", "_session=" T1 "\t", "_session", T1, 1, 0 },
     { "trailing ';'", "_session=" T1 ";", "_session", T1, 1, 0 },
     { "trailing separators", "_session=" T1 ";;;,,, ", "_session", T1, 1, 0 },
-    { "mixed separators in between", "a=1;,; ,_session=" T1 ",;x=1", "_session", T1, 1, 0 },
+    { "';' runs in between", "a=1;;; ;_session=" T1 ";;x=1", "_session", T1, 1, 0 },
+    { "',' in the runs in between", "a=1;,; ,_session=" T1 ",;x=1", "_session", NULL, 0, 0 },
     /* duplicates: the first well-formed value wins */
     { "duplicate, both valid", "_session=" T1 "; _session=" T2, "_session", T1, 1, 0 },
-    { "duplicate, both valid, ','", "_session=" T2 ", _session=" T1, "_session", T2, 1, 0 },
+    { "duplicate joined by ',' is one value", "_session=" T2 ", _session=" T1, "_session",
+      NULL, 1, 0 },
     { "invalid then valid", "_session=bad; _session=" T1, "_session", T1, 2, 0 },
     { "valid then invalid", "_session=" T1 "; _session=bad", "_session", T1, 1, 0 },
     { "empty then valid", "_session=; _session=" T1, "_session", T1, 2, 0 },
     { "padding bits then valid", "_session=" BAD_PAD "; _session=" T2, "_session", T2, 2, 0 },
-    { "three, only the last valid", "a=1,_session=bad, _session=\"" T1 "\"; _session=" T2,
+    { "three, only the last valid", "a=1;_session=bad; _session=\"" T1 "\"; _session=" T2,
       "_session", T2, 3, 0 },
-    { "split over merged headers", "a=1; _session=x, b=2, _session=" T1, "_session", T1, 2, 0 },
+    { "',' pairs inside one value", "a=1,_session=bad, _session=\"" T1 "\"; _session=" T2,
+      "_session", T2, 1, 0 },
+    { "split over merged headers", "a=1; _session=x, b=2, _session=" T1, "_session", NULL, 1, 0 },
     /* names that are not the name */
     { "prefix name x_session", "x_session=" T1, "_session", NULL, 0, 0 },
     { "suffix name _session2", "_session2=" T1, "_session", NULL, 0, 0 },
@@ -122,7 +132,8 @@ static const cookie_case cookie_cases[] = {
     { "no '=' anywhere", "foo bar baz", "_session", NULL, 0, 0 },
     { "pairs without '=' before the cookie", "foo; bar; _session=" T1, "_session", T1, 1, 0 },
     { "the bare name without '='", "_session; a=1", "_session", NULL, 0, 0 },
-    { "the bare name, then the cookie", "_session, _session=" T1, "_session", T1, 1, 0 },
+    { "the bare name, then the cookie", "_session; _session=" T1, "_session", T1, 1, 0 },
+    { "the bare name, ',', then the cookie", "_session, _session=" T1, "_session", NULL, 0, 0 },
     { "empty names", "=" T2 "; =; _session=" T1, "_session", T1, 1, 0 },
     /* other names */
     { "__Host- name", "a=1; __Host-id=" T1, "__Host-id", T1, 1, 0 },
@@ -201,7 +212,8 @@ static void test_hint(apr_pool_t *pool_for_hint, const token_ctx *ctx)
     } cases[] = {
         { "hint taken without the check", "_session=" T1, T1, 0 },
         { "hint before spaces and ';'", "_session=" T1 " \t; a=1", T1, 0 },
-        { "hint before ','", "a=1, _session=" T1 ", b=2", T1, 0 },
+        { "hint after ',' is no pair", "a=1, _session=" T1 "; b=2", NULL, 0 },
+        { "hint followed by ','", "_session=" T1 ",x; _session=" T1, T1, 1 },
         { "hint as a prefix of a longer value", "_session=" T1 "x; _session=" T1,
           T1, 1 },
         { "earlier valid cookie wins over the hint", "_session=" T2 "; _session=" T1,
@@ -304,7 +316,7 @@ static void test_long_headers(apr_pool_t *p, const token_ctx *ctx)
         size_t n = 50000;
         char *seps = apr_palloc(p, n + 1);
         for (i = 0; i < (int)n; i++) {
-            seps[i] = "; ,\t"[i % 4];
+            seps[i] = "; \t;"[i % 4];
         }
         seps[n] = '\0';
         seen = 0;
@@ -332,6 +344,49 @@ static void test_long_headers(apr_pool_t *p, const token_ctx *ctx)
     }
 }
 
+unsigned long ids_bytes_read;
+
+/* Bytes the scan reads (count_reads.h) for a header of n bytes made of
+ * "_session=A; " pairs and a valid token at the end, with T1 as the
+ * hint. */
+static double scan_reads_per_byte(apr_pool_t *p, const token_ctx *ctx,
+                                  size_t n)
+{
+    static const char pair[] = "_session=A; ";
+    size_t k = n / (sizeof(pair) - 1), i;
+    char *hdr = apr_palloc(p, k * (sizeof(pair) - 1) + 10 + 43 + 1);
+    apr_size_t vlen = 0;
+    const char *v;
+
+    for (i = 0; i < k; i++) {
+        memcpy(hdr + i * (sizeof(pair) - 1), pair, sizeof(pair) - 1);
+    }
+    strcpy(hdr + k * (sizeof(pair) - 1), "_session=" T1);
+    ids_bytes_read = 0;
+    v = ids_cookie_find_hint(hdr, "_session", 8, T1, 43, accept_token,
+                             (void *)ctx, &vlen, NULL);
+    if (v == NULL || vlen != 43) {
+        return -1;
+    }
+    return (double)ids_bytes_read / (double)strlen(hdr);
+}
+
+/* With a hint, every pair of the name compares at most hintlen bytes: the
+ * bytes read per header byte stay the same from 4 KiB to 1 MiB (a read to
+ * the end of the header per pair made 1 MiB take 100 times 10 KiB's time
+ * per byte). */
+static void test_linear_scan(apr_pool_t *p, const token_ctx *ctx)
+{
+    double small = scan_reads_per_byte(p, ctx, 4096);
+    double big = scan_reads_per_byte(p, ctx, 1 << 20);
+
+    tap_ok(small > 0 && big > 0 && small < 8 && big < 8,
+           "cookie: a scan reads under 8 bytes per header byte "
+           "(4 KiB: %.2f, 1 MiB: %.2f)", small, big);
+    tap_ok(big < small * 1.5,
+           "cookie: reads grow linearly with the header, 4 KiB to 1 MiB");
+}
+
 void test_cookie_find(apr_pool_t *p)
 {
     const ids_keyring ring12 = { unit_key, 2 };
@@ -345,6 +400,7 @@ void test_cookie_find(apr_pool_t *p)
     }
     test_long_headers(p, &unsigned_ctx);
     test_hint(p, &unsigned_ctx);
+    test_linear_scan(p, &unsigned_ctx);
 
     /* Without a validator, the first value is returned as it stands. */
     {

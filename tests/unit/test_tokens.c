@@ -2,7 +2,7 @@
 
 /*
  * ids_key_init + ids_tag against RFC 4231, ids_token_ok (unsigned, signed,
- * forged, rotated keys), ids_token_mint and ids_log_id.
+ * forged, rotated keys), ids_token_mint and ids_store_key.
  *
  * RFC 4231 gives the full HMAC-SHA256; a tag is its first 16 bytes in
  * base64url.  The expected tags were computed with Python's hmac module
@@ -302,38 +302,38 @@ static void test_token_mint(void)
     }
 }
 
-/* ---- ids_log_id -------------------------------------------------------- */
+/* ---- ids_store_key ----------------------------------------------------- */
 
-static void test_log_id(void)
+static void test_store_key(void)
 {
     static const struct {
         const char *token;
         const char *want;
     } cases[] = {
-        { "", "e3b0c44298fc1c14" },
-        { "abc", "ba7816bf8f01cfea" },
-        { T1, "46a2199782c8827f" },
-        { T1 "." T1_TAG1, "79b7d72d14154919" },
+        { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+        { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+        { T1, "46a2199782c8827f0ac56f503be9d39efee97f40a736b92cc7d7c5f825cfd851" },
+        { T1 "." T1_TAG1, "79b7d72d1415491988938c17e25f465e82c855ddb53e5a03043bbfe0a4bd7a0a" },
         { "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKiss"
           "LS4vMDEyMzQ1Njc4OTo7PD0-P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZ"
           "WltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn-AgYKDhIWG"
           "h4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq-wsbKz"
-          "tLW2t7i5uru8vb6_", "95d58b74299260b9" },
+          "tLW2t7i5uru8vb6_", "95d58b74299260b9bd5d0308739bf1c590035411856f29de5e9fb148d938e28c" },
     };
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *out = malloc(IDS_LOG_ID_CHARS + 1);
-        ids_log_id(cases[i].token, strlen(cases[i].token), out);
-        tap_str_is(out, cases[i].want, "log id of a %zu-character token",
+        char *out = malloc(IDS_STORE_KEY_CHARS + 1);
+        ids_store_key(cases[i].token, strlen(cases[i].token), out);
+        tap_str_is(out, cases[i].want, "store key of a %zu-character token",
                    strlen(cases[i].token));
         free(out);
     }
     /* Only the given length is hashed. */
     {
-        char out[IDS_LOG_ID_CHARS + 1];
-        ids_log_id(T1 "." T1_TAG1, 43, out);
-        tap_str_is(out, "46a2199782c8827f", "log id covers only len bytes");
+        char out[IDS_STORE_KEY_CHARS + 1];
+        ids_store_key(T1 "." T1_TAG1, 43, out);
+        tap_str_is(out, "46a2199782c8827f0ac56f503be9d39efee97f40a736b92cc7d7c5f825cfd851", "store key covers only len bytes");
     }
 }
 
@@ -355,16 +355,16 @@ static void test_sha256_padding(void)
     }
     for (len = 0; len <= sizeof(msg); len++) {
         static const char hex[] = "0123456789abcdef";
-        char got[IDS_LOG_ID_CHARS + 1], want[IDS_LOG_ID_CHARS + 1];
+        char got[IDS_STORE_KEY_CHARS + 1], want[IDS_STORE_KEY_CHARS + 1];
         int i;
 
-        ids_log_id((const char *)msg, len, got);
+        ids_store_key((const char *)msg, len, got);
         SHA256(msg, len, md);
-        for (i = 0; i < IDS_LOG_ID_CHARS / 2; i++) {
+        for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
             want[2 * i] = hex[md[i] >> 4];
             want[2 * i + 1] = hex[md[i] & 15];
         }
-        want[IDS_LOG_ID_CHARS] = '\0';
+        want[IDS_STORE_KEY_CHARS] = '\0';
         if (bad_log < 0 && strcmp(got, want) != 0) {
             bad_log = (int)len;
         }
@@ -382,7 +382,7 @@ static void test_sha256_padding(void)
             }
         }
     }
-    tap_ok(bad_log < 0, "log id = SHA-256 for every length 0..300 (first "
+    tap_ok(bad_log < 0, "store key = SHA-256 for every length 0..300 (first "
            "mismatch: %d)", bad_log);
     tap_ok(bad_tag < 0, "tag = HMAC-SHA256 for every length 0..300, short "
            "and hashed key (first mismatch: %d)", bad_tag);
@@ -393,6 +393,6 @@ void test_tokens(apr_pool_t *p)
     (void)p;
     test_token_ok();
     test_token_mint();
-    test_log_id();
+    test_store_key();
     test_sha256_padding();
 }
