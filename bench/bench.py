@@ -94,7 +94,8 @@ IDS_LOAD = "LoadModule idsession_module {module}\n"
 
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
-                 files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True):
+                 files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True,
+                 secrets=None):
         self.key = key
         self.title = title
         self.modules = modules
@@ -102,6 +103,7 @@ class Variant:
         self.cookie = cookie            # the cookie name this variant issues (None: none)
         self.issue_path = issue_path    # where to get the hot cookie from
         self.files = files or {}
+        self.secrets = secrets or {}    # IDSessionSecret files, relative to ServerRoot
         self.needs_module = needs_module
         self.note = note
         self.paths = paths              # the callgrind paths measured
@@ -149,18 +151,19 @@ VARIANTS = [
     Variant("ids-unsigned", "idsession unsigned", modules=IDS_LOAD,
             conf="IDSession On\n", cookie="_session", needs_module=True),
     Variant("ids-signed", "idsession signed", modules=IDS_LOAD,
-            conf="IDSession On\nIDSessionSecret %s\n" % SECRET,
-            cookie="_session", needs_module=True),
+            conf="IDSession On\nIDSessionSecret file:secret\n",
+            secrets={"secret": SECRET}, cookie="_session", needs_module=True),
     Variant("ids-all", "idsession all features", modules=IDS_LOAD,
             conf="IDSession On\n"
-                 "IDSessionSecret %s\n"
-                 "IDSessionSecret %s\n"
+                 "IDSessionSecret file:secret\n"
+                 "IDSessionSecret file:old-secret\n"
                  "IDSessionHeader X-Session-Token\n"
                  "IDSessionAppReset On\n"
                  "IDSessionCookieMaxAge 3600\n"
-                 "IDSessionCookieDomain localhost\n"
+                 "IDSessionCookieDomain bench.example\n"
                  "IDSessionCookieSameSite Strict\n"
-                 "IDSessionCookieSecure On\n" % (SECRET, OLD_SECRET),
+                 "IDSessionCookieSecure On\n",
+            secrets={"secret": SECRET, "old-secret": OLD_SECRET},
             cookie="_session", needs_module=True,
             note="signed with a second (verify-only) secret, IDSessionHeader, "
                  "IDSessionAppReset On (a next token minted per request), MaxAge, Domain, "
@@ -294,7 +297,7 @@ def wait_for_dump(server, known, timeout=60.0):
 
 def measure_callgrind(v, problems):
     s = Server(v.key + "-cg", httpdrun.MPM_PREFORK_X, modules=v.modules, extra=v.conf,
-               files=v.files, mode="callgrind")
+               files=v.files, secrets=v.secrets, mode="callgrind")
     t0 = time.monotonic()
     s.start()
     try:
@@ -359,7 +362,7 @@ def measure_wrk(variants, problems):
     cookies = {}
     for v in variants:
         s = Server(v.key + "-wrk", httpdrun.MPM_EVENT_BENCH, modules=v.modules, extra=v.conf,
-                   files=v.files, cpus=HTTPD_CPUS)
+                   files=v.files, secrets=v.secrets, cpus=HTTPD_CPUS)
         s.start()
         servers[v.key] = s
         cookies[v.key] = fetch_hot_cookie(v, s.port, [])

@@ -140,7 +140,7 @@ class Server:
     """
 
     def __init__(self, name, mpm, modules="", extra="", files=None, mode="daemon",
-                 loglevel="warn", max_keepalive=0, cpus=None):
+                 loglevel="warn", max_keepalive=0, cpus=None, secrets=None):
         self.name = name
         self.cpus = cpus           # "0": run the daemon pinned with taskset
         self.mode = mode
@@ -150,6 +150,11 @@ class Server:
         (self.root / "htdocs" / FILE.lstrip("/")).write_bytes(FILE_BODY)
         for rel, data in (files or {}).items():
             (self.root / "htdocs" / rel).write_bytes(data)
+        # IDSessionSecret file:<name> (relative to ServerRoot), mode 600 as the README says
+        for rel, text in (secrets or {}).items():
+            f = self.root / rel
+            f.write_text(text + "\n")
+            os.chmod(f, 0o600)
         self.mpm = mpm
         self.modules = modules
         self.extra = extra

@@ -225,8 +225,9 @@ def main():
     failures = []
     secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(48))
     modules = "LoadModule idsession_module {module}\n" if IDSESSION else ""
-    conf = ("IDSession On\nIDSessionSecret %s\n" % secret) if IDSESSION else ""
+    conf = "IDSession On\nIDSessionSecret file:secret\n" if IDSESSION else ""
     s = Server("loadtest", MPM_EVENT_LOAD, modules=modules, extra=conf,
+               secrets={"secret": secret} if IDSESSION else None,
                loglevel=os.environ.get("LOADTEST_LOGLEVEL", "notice"),
                max_keepalive=env_int("LOADTEST_MAXKEEPALIVE", 100))
     lua = s.root / "loadtest.lua"
