@@ -13,21 +13,23 @@ function h(string $s): string
     return htmlspecialchars($s, ENT_QUOTES | ENT_HTML5, 'UTF-8');
 }
 
-// Who is logged in: login.php stores the user under the session's log id.
-function logged_in_user(string $log_id): string
+// Who is logged in: login.php stores the user under the session's store key
+// (SESSION_STORE_KEY, the whole SHA-256 of the token).  SESSION_LOG_ID is for
+// logs only: it never keys anything that grants access.
+function logged_in_user(string $key): string
 {
     $state = env('IDS_DEMO_STATE');
-    if ($state === '' || !preg_match('/^[0-9a-f]{16}$/', $log_id)) {
+    if ($state === '' || !preg_match('/^[0-9a-f]{64}$/', $key)) {
         return '';
     }
-    $user = @file_get_contents($state . '/session-' . $log_id);
+    $user = @file_get_contents($state . '/session-' . $key);
     return $user === false ? '' : trim($user);
 }
 
 $token  = env('SESSION_TOKEN');
 $new    = env('SESSION_TOKEN_NEW') === '1';
 $log_id = env('SESSION_LOG_ID');
-$user   = logged_in_user($log_id);
+$user   = logged_in_user(env('SESSION_STORE_KEY'));
 ?>
 <!DOCTYPE html>
 <html lang="en">

@@ -25,12 +25,13 @@ function h(string $s): string
     return htmlspecialchars($s, ENT_QUOTES | ENT_HTML5, 'UTF-8');
 }
 
-// SESSION_LOG_ID of a token, as mod_idsession computes it: the first 16 hex
+// SESSION_STORE_KEY of a token, as mod_idsession computes it: the 64 hex
 // digits of SHA-256 over the whole token.  The store is keyed by it, so the
-// file never holds a usable token.
-function log_id_of(string $token): string
+// file never holds a usable token.  Never key anything by SESSION_LOG_ID
+// (its first 16 digits): that is short enough to forge a match for.
+function store_key_of(string $token): string
 {
-    return substr(hash('sha256', $token), 0, 16);
+    return hash('sha256', $token);
 }
 
 function store(string $token, string $user): bool
@@ -39,7 +40,7 @@ function store(string $token, string $user): bool
     if ($state === '') {
         return false;
     }
-    return file_put_contents($state . '/session-' . log_id_of($token), $user . "\n",
+    return file_put_contents($state . '/session-' . store_key_of($token), $user . "\n",
                              LOCK_EX) !== false;
 }
 
@@ -77,7 +78,7 @@ if (($_SERVER['REQUEST_METHOD'] ?? '') === 'POST') {
 <table>
 <tr><th align="left">token you came with</th><td><code><?= h($token) ?></code> (now dead)</td></tr>
 <tr><th align="left">your session from now on</th><td><code><?= h($next) ?></code></td></tr>
-<tr><th align="left">its SESSION_LOG_ID</th><td><code><?= h(log_id_of($next)) ?></code></td></tr>
+<tr><th align="left">its SESSION_LOG_ID</th><td><code><?= h(substr(store_key_of($next), 0, 16)) ?></code></td></tr>
 </table>
 <p>This response sent <code>IDSession-Reset: 1</code>; mod_idsession removed
 that header and put the new token into the response's Set-Cookie.  The user
