@@ -407,6 +407,9 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
     if (a->httponly) {
         IDS_IOV_LIT(v, n, "; HttpOnly");
     }
+    if (a->partitioned && (a->secure || a->samesite == IDS_SAMESITE_NONE)) {
+        IDS_IOV_LIT(v, n, "; Partitioned");
+    }
     switch (a->samesite) {
     case IDS_SAMESITE_STRICT: IDS_IOV_LIT(v, n, "; SameSite=Strict"); break;
     case IDS_SAMESITE_LAX:    IDS_IOV_LIT(v, n, "; SameSite=Lax"); break;

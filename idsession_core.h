@@ -133,6 +133,7 @@ typedef struct {
     int secure;
     int httponly;
     ids_samesite samesite;      /* NONE always adds Secure */
+    int partitioned;            /* CHIPS; only sent with Secure */
 } ids_cookie_attrs;
 
 /* The Set-Cookie header value for name=value with attrs, from pool p. */

@@ -22,6 +22,7 @@
 #include "apr_hash.h"
 #include "apr_lib.h"
 #include "apr_atomic.h"
+#include "apr_uri.h"
 
 #include "mod_idsession.h"
 #include "idsession_core.h"
@@ -37,6 +38,7 @@ APLOG_USE_MODULE(idsession);
 #define IDS_DEFAULT_REDIRECT "/"
 #define IDS_HANDLER          "idsession-reset"
 #define IDS_FILTER           "IDSESSION"
+#define IDS_FILTER_LATE      "IDSESSION_LATE"
 #define IDS_APP_HEADER       "IDSession-Reset"
 #define IDS_MAX_AGE_MAX      APR_INT64_C(2147483647)
 #define IDS_SECRET_FILE_MAX  65536
@@ -46,6 +48,7 @@ APLOG_USE_MODULE(idsession);
 #define IDS_ENV_NEXT         "SESSION_TOKEN_NEXT"
 #define IDS_ENV_LOG_ID       "SESSION_LOG_ID"
 #define IDS_ENV_STORE_KEY    "SESSION_STORE_KEY"
+#define IDS_ENV_WITHHELD     "SESSION_COOKIE_WITHHELD"
 #define IDS_WARN_INTERVAL    60     /* seconds between repeated warnings */
 
 typedef enum {
@@ -54,11 +57,21 @@ typedef enum {
     IDS_SECURE_AUTO
 } ids_secure;
 
+/* What a cookie-name prefix makes browsers require, as flags:
+ * __Secure- Secure; __Host- also Path=/ and no Domain; __Http- Secure and
+ * HttpOnly; __Host-Http- all of them (draft-ietf-httpbis-layered-cookies). */
+#define IDS_PREFIX_NONE      0
+#define IDS_PREFIX_SECURE    1
+#define IDS_PREFIX_HOST      2          /* Path=/, no Domain */
+#define IDS_PREFIX_HTTP      4          /* HttpOnly */
+typedef int ids_prefix;
+
+/* Who may use the reset handler (IDSessionResetFrom). */
 typedef enum {
-    IDS_PREFIX_NONE = 0,
-    IDS_PREFIX_HOST,            /* __Host-: Secure, Path=/, no Domain */
-    IDS_PREFIX_SECURE           /* __Secure-: Secure */
-} ids_prefix;
+    IDS_FROM_SAME_ORIGIN = 0,
+    IDS_FROM_SAME_SITE,
+    IDS_FROM_ANY
+} ids_from;
 
 /* The cookie name with what the request path needs of it, worked out once
  * when the directive is read. */
@@ -85,6 +98,8 @@ typedef struct {
     const ids_keyring *ring;    /* keys[0] signs; NULL: inherit */
     const char *header;         /* "" : explicitly none */
     int app_reset;
+    int partitioned;
+    int reset_from;             /* ids_from */
 } ids_dir_conf;
 
 /* The session of one request chain (main request, its subrequests and
@@ -104,6 +119,8 @@ typedef struct {
     const char *header;         /* the IDSessionHeader it was put in */
     const request_rec *done;    /* the last request given (or denied) it */
     int minted;                 /* token is new in this chain */
+    int withheld;               /* the browser may hold a cookie it did not
+                                 * send: no Set-Cookie for the new token */
     int failed;                 /* the random source failed */
 } ids_state;
 
@@ -130,6 +147,7 @@ typedef struct {
 #endif
 
 static ap_filter_rec_t *ids_filter_handle;
+static ap_filter_rec_t *ids_late_handle;
 
 /* Whether mod_cache is loaded; set in post_config, read-only afterwards. */
 static int ids_have_cache;
@@ -156,6 +174,8 @@ static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_age = IDS_UNSET;
     c->token_bytes = IDS_UNSET;
     c->app_reset = IDS_UNSET;
+    c->partitioned = IDS_UNSET;
+    c->reset_from = IDS_UNSET;
     return c;
 }
 
@@ -180,6 +200,8 @@ static void *ids_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     IDS_MERGE_PTR(ring);
     IDS_MERGE_PTR(header);
     IDS_MERGE_INT(app_reset);
+    IDS_MERGE_INT(partitioned);
+    IDS_MERGE_INT(reset_from);
     return c;
 }
 
@@ -203,12 +225,17 @@ static const char *ids_conf_conflict(apr_pool_t *p, const ids_dir_conf *c,
 {
     const ids_name *n = ids_cookie_name(c);
     const char *name = n->s;
-    int host = n->prefix == IDS_PREFIX_HOST;
+    int host = (n->prefix & IDS_PREFIX_HOST) != 0;
 
     if (wins) {
         *wins = "the prefix wins";
     }
     if (n->prefix != IDS_PREFIX_NONE) {
+        if ((n->prefix & IDS_PREFIX_HTTP) && c->httponly == 0) {
+            return apr_psprintf(p, "IDSessionCookieHttpOnly Off contradicts "
+                                "the cookie name %s, which requires "
+                                "HttpOnly", name);
+        }
         if (c->secure == IDS_SECURE_OFF) {
             return apr_psprintf(p, "IDSessionCookieSecure Off contradicts "
                                 "the cookie name %s, which requires Secure",
@@ -224,6 +251,13 @@ static const char *ids_conf_conflict(apr_pool_t *p, const ids_dir_conf *c,
                                 "the cookie name %s, which forbids a Domain",
                                 c->cookie_domain, name);
         }
+    }
+    if (c->partitioned == 1 && c->secure == IDS_SECURE_OFF) {
+        if (wins) {
+            *wins = "Partitioned is not sent";
+        }
+        return "IDSessionCookiePartitioned On contradicts IDSessionCookieSecure "
+               "Off: browsers refuse a Partitioned cookie without Secure";
     }
     if (c->samesite == IDS_SAMESITE_NONE && c->secure == IDS_SECURE_OFF) {
         if (wins) {
@@ -330,17 +364,20 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
         a->secure = strcmp(ap_http_scheme(r), "https") == 0;
         break;
     }
-    switch (ids_cookie_name(c)->prefix) {
-    case IDS_PREFIX_HOST:
-        a->path = "/";
-        a->domain = NULL;
-        /* fall through */
-    case IDS_PREFIX_SECURE:
+    if (ids_cookie_name(c)->prefix != IDS_PREFIX_NONE) {
+        ids_prefix pf = ids_cookie_name(c)->prefix;
+
         a->secure = 1;
-        break;
-    default:
-        break;
+        if (pf & IDS_PREFIX_HOST) {
+            a->path = "/";
+            a->domain = NULL;
+        }
+        if (pf & IDS_PREFIX_HTTP) {
+            a->httponly = 1;
+        }
     }
+    /* Auto: Partitioned only where Secure is sent, as browsers require. */
+    a->partitioned = c->partitioned == 1;
 }
 
 /* Removes every Set-Cookie for name from t, keeping the others in order. */
@@ -600,6 +637,9 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
         apr_table_addn(t, IDS_ENV_LOG_ID, st->log_id);
         if (st->minted) {
             apr_table_addn(t, IDS_ENV_NEW, "1");
+            if (st->withheld) {
+                apr_table_addn(t, IDS_ENV_WITHHELD, "1");
+            }
         }
         return;
     }
@@ -612,6 +652,12 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
     }
     else {
         apr_table_unset(t, IDS_ENV_NEW);
+    }
+    if (st->withheld) {
+        apr_table_setn(t, IDS_ENV_WITHHELD, "1");
+    }
+    else {
+        apr_table_unset(t, IDS_ENV_WITHHELD);
     }
 }
 
@@ -706,7 +752,7 @@ static int ids_is_session_var(const char *k)
 {
     static const char *const names[] = {
         IDS_ENV_TOKEN, IDS_ENV_NEW, IDS_ENV_NEXT, IDS_ENV_LOG_ID,
-        IDS_ENV_STORE_KEY, NULL
+        IDS_ENV_STORE_KEY, IDS_ENV_WITHHELD, NULL
     };
     int i;
 
@@ -757,16 +803,62 @@ static IDS_NOINLINE void ids_withhold(request_rec *r, const ids_state *st,
                   "token here", st->log_id, r->uri);
 }
 
-static void ids_ensure_filter(request_rec *r)
+/* Adds the filter of handle h to r unless it is there already. */
+static void ids_ensure_filter(request_rec *r, ap_filter_rec_t *h)
 {
     ap_filter_t *f;
 
     for (f = r->output_filters; f; f = f->next) {
-        if (f->frec == ids_filter_handle) {
+        if (f->frec == h) {
             return;
         }
     }
-    ap_add_output_filter_handle(ids_filter_handle, NULL, r, r->connection);
+    ap_add_output_filter_handle(h, NULL, r, r->connection);
+}
+
+/* The filters a response of a chain with session st needs: IDSESSION for
+ * the application's IDSession-Reset, before mod_headers' filters so that
+ * "Header always edit Set-Cookie" sees a rotated cookie too; and, where a
+ * Set-Cookie is or may be sent, IDSESSION_LATE after every content filter:
+ * Cache-Control must see their headers, and an IDSession-Reset that they
+ * (mod_headers, say) add still rotates. */
+static void ids_ensure_filters(request_rec *r, const ids_state *st)
+{
+    ids_ensure_filter(r, ids_filter_handle);
+    if ((st->minted && st->cookie) || st->app) {
+        ids_ensure_filter(r, ids_late_handle);
+    }
+}
+
+/* The SameSite value a browser applies: without the attribute, Lax. */
+static ids_samesite ids_samesite_of(const ids_dir_conf *c)
+{
+    return c->samesite == IDS_UNSET || c->samesite == IDS_SAMESITE_OFF
+           ? IDS_SAMESITE_LAX : (ids_samesite)c->samesite;
+}
+
+/* 1 if Fetch Metadata says the browser may hold a session cookie that
+ * SameSite kept it from sending here: then a Set-Cookie for a new token
+ * would end that session.  Lax cookies go with top-level GET and HEAD
+ * navigations only. */
+static int ids_cookie_withheld(request_rec *r, const ids_dir_conf *c)
+{
+    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *mode;
+
+    if (site == NULL || strcasecmp(site, "cross-site") != 0) {
+        return 0;
+    }
+    switch (ids_samesite_of(c)) {
+    case IDS_SAMESITE_STRICT:
+        return 1;
+    case IDS_SAMESITE_LAX:
+        mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
+        return !(mode && strcasecmp(mode, "navigate") == 0
+                 && (r->method_number == M_GET || r->header_only));
+    default:
+        return 0;
+    }
 }
 
 /* A state in place of a session that this request's rules refuse. */
@@ -855,7 +947,16 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
             st->minted = 1;
             ids_set_keys(root->pool, st);
             ids_set_rules(st, c);
-            ids_send_cookie(r, st, c);
+            st->withheld = ids_cookie_withheld(r, c);
+            if (st->withheld) {
+                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                              "cross-site request without a session cookie, "
+                              "which the browser may have withheld "
+                              "(SameSite): no Set-Cookie for the new token");
+            }
+            else {
+                ids_send_cookie(r, st, c);
+            }
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session token minted (log id %s)", st->log_id);
         }
@@ -886,6 +987,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
     ids_set_keys(root->pool, st);
     ids_set_rules(st, c);
     st->minted = 1;
+    st->withheld = 0;
     ids_send_cookie(r, st, c);
     ids_set_token_vars(r, st);
 }
@@ -1003,34 +1105,14 @@ static int ids_is_one(const char *v)
     }
 }
 
-/* 1 if a key of t starts with 'I' or 'i', as IDS_APP_HEADER does. */
-static int ids_has_i_key(const apr_table_t *t)
-{
-    const apr_array_header_t *arr = apr_table_elts(t);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    int i;
-
-    for (i = 0; i < arr->nelts; i++) {
-        if (e[i].key && (e[i].key[0] | 0x20) == 'i') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The application's IDSession-Reset response header: -1 absent, 1 for
  * "1", 0 for anything else.  It never reaches the client. */
 static int ids_app_header(request_rec *r)
 {
-    const char *v, *ev;
+    /* apr_table_get answers at once for a table without an 'I' key. */
+    const char *v = apr_table_get(r->headers_out, IDS_APP_HEADER);
+    const char *ev = apr_table_get(r->err_headers_out, IDS_APP_HEADER);
 
-    /* Most responses have no header starting with 'I': a byte test per
-     * header before apr_table_get. */
-    if (!ids_has_i_key(r->headers_out) && !ids_has_i_key(r->err_headers_out)) {
-        return -1;
-    }
-    v = apr_table_get(r->headers_out, IDS_APP_HEADER);
-    ev = apr_table_get(r->err_headers_out, IDS_APP_HEADER);
     if (v == NULL && ev == NULL) {
         return -1;
     }
@@ -1155,15 +1237,21 @@ static void ids_insert_filter(request_rec *r)
     if (st->done != r) {
         ids_recheck(r, st);
     }
-    /* Nothing has added the filter to r yet: the optional functions run
+    /* Nothing has added the filters to r yet: the optional functions run
      * later, in the handler. */
     ap_add_output_filter_handle(ids_filter_handle, NULL, r, r->connection);
+    if ((st->minted && st->cookie) || st->app) {
+        ap_add_output_filter_handle(ids_late_handle, NULL, r,
+                                    r->connection);
+    }
 }
 
 static void ids_insert_error_filter(request_rec *r)
 {
-    if (r->main == NULL && ids_state_get(r) != NULL) {
-        ids_ensure_filter(r);
+    const ids_state *st;
+
+    if (r->main == NULL && (st = ids_state_get(r)) != NULL) {
+        ids_ensure_filters(r, st);
     }
 }
 
@@ -1200,6 +1288,20 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           IDS_APP_HEADER " ignored: its value is not 1");
         }
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+static apr_status_t ids_late_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    ids_state *st = ids_state_get(r);
+
+    if (st) {
+        if (ids_app_header(r) == 1) {
+            ids_app_rotate(r, st);
+        }
         if (st->minted && st->cookie) {
             ids_make_private(r);
         }
@@ -1208,10 +1310,89 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* The registrable domain of host, approximated without the Public Suffix
+ * List by its last two labels; an IP address stands for itself. */
+static const char *ids_site_of(const char *host)
+{
+    const char *last = strrchr(host, '.'), *p;
+
+    if (last == NULL || strchr(host, ':') || apr_isdigit(last[1])) {
+        return host;
+    }
+    for (p = last - 1; p > host && p[-1] != '.'; p--) {
+        continue;
+    }
+    return p > host ? p : host;
+}
+
+/* Why the request may not reset the session (IDSessionResetFrom), or NULL:
+ * Sec-Fetch-Site when the browser sends it, else Origin compared with the
+ * request's own origin; with neither (curl, scripts), NULL. */
+static const char *ids_reset_refusal(request_rec *r, const ids_dir_conf *c)
+{
+    int from = c->reset_from == IDS_UNSET ? IDS_FROM_SAME_ORIGIN
+                                          : c->reset_from;
+    const char *site, *origin, *scheme, *host;
+    apr_uri_t uri;
+    apr_port_t port;
+
+    if (from == IDS_FROM_ANY) {
+        return NULL;
+    }
+    site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    if (site) {
+        if (!strcasecmp(site, "same-origin") || !strcasecmp(site, "none")
+            || (from == IDS_FROM_SAME_SITE && !strcasecmp(site, "same-site"))) {
+            return NULL;
+        }
+        return apr_psprintf(r->pool, "Sec-Fetch-Site: %s",
+                            ap_escape_logitem(r->pool, site));
+    }
+    origin = apr_table_get(r->headers_in, "Origin");
+    if (origin == NULL) {
+        return NULL;
+    }
+    if (apr_uri_parse(r->pool, origin, &uri) != APR_SUCCESS
+        || uri.scheme == NULL || uri.hostname == NULL) {
+        return apr_psprintf(r->pool, "Origin: %s",
+                            ap_escape_logitem(r->pool, origin));
+    }
+    scheme = ap_http_scheme(r);
+    host = ap_get_server_name_for_url(r);
+    port = uri.port ? uri.port : apr_uri_port_of_scheme(uri.scheme);
+    if (!strcasecmp(uri.scheme, scheme)
+        && (from == IDS_FROM_SAME_SITE
+            ? !strcasecmp(ids_site_of(uri.hostname), ids_site_of(host))
+            : !strcasecmp(uri.hostname, host)
+              && port == ap_get_server_port(r))) {
+        return NULL;
+    }
+    return apr_psprintf(r->pool, "Origin: %s is not %s",
+                        ap_escape_logitem(r->pool, origin),
+                        from == IDS_FROM_SAME_SITE ? "same-site"
+                                                   : "this origin");
+}
+
+/* A refused reset changes nothing: not even a token this request's
+ * fixups minted reaches the client. */
+static void ids_reset_refused(request_rec *r, const char *why)
+{
+    ids_state *st = ids_state_get(r);
+    request_rec *out = ids_response_req(r);
+
+    if (st && st->cookie) {
+        ids_drop_set_cookie(out->pool, out->err_headers_out, st->cookie_name);
+        ids_drop_set_cookie(out->pool, out->headers_out, st->cookie_name);
+        st->cookie = NULL;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "session reset refused as "
+                  "cross-site (%s); see IDSessionResetFrom", why);
+}
+
 static IDS_NOINLINE int ids_reset(request_rec *r)
 {
     const ids_dir_conf *c;
-    const char *target, *next;
+    const char *target, *next, *why;
     int rv;
 
     ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", NULL);
@@ -1222,6 +1403,11 @@ static IDS_NOINLINE int ids_reset(request_rec *r)
         return rv;
     }
     c = ids_conf(r);
+    if ((why = ids_reset_refusal(r, c)) != NULL) {
+        ids_reset_refused(r, why);
+        apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+        return HTTP_FORBIDDEN;
+    }
     if (ids_rotate(r, c) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1261,18 +1447,23 @@ static const char *idsession_get_token(request_rec *r)
         return NULL;
     }
     ids_publish(r, st, c);
-    if (st->minted) {
-        ids_ensure_filter(ids_response_req(r));
-    }
+    ids_ensure_filters(ids_response_req(r), st);
     return st->token;
 }
 
 static const char *idsession_reset_token(request_rec *r)
 {
-    const char *token = ids_rotate(r, ids_conf(r));
+    const ids_dir_conf *c = ids_conf(r);
+    const char *why = ids_reset_refusal(r, c);
+    const char *token;
 
+    if (why) {
+        ids_reset_refused(r, why);
+        return NULL;
+    }
+    token = ids_rotate(r, c);
     if (token) {
-        ids_ensure_filter(ids_response_req(r));
+        ids_ensure_filters(ids_response_req(r), ids_state_get(r));
     }
     return token;
 }
@@ -1306,7 +1497,12 @@ static const char *set_cookie_name(cmd_parms *cmd, void *dv, const char *arg)
     n->s = arg;
     n->len = strlen(arg);
     /* Browsers match the prefixes case-insensitively (RFC 6265bis). */
-    n->prefix = strncasecmp(arg, "__Host-", 7) == 0 ? IDS_PREFIX_HOST
+    n->prefix = strncasecmp(arg, "__Host-Http-", 12) == 0
+                    ? IDS_PREFIX_SECURE | IDS_PREFIX_HOST | IDS_PREFIX_HTTP
+              : strncasecmp(arg, "__Host-", 7) == 0
+                    ? IDS_PREFIX_SECURE | IDS_PREFIX_HOST
+              : strncasecmp(arg, "__Http-", 7) == 0
+                    ? IDS_PREFIX_SECURE | IDS_PREFIX_HTTP
               : strncasecmp(arg, "__Secure-", 9) == 0 ? IDS_PREFIX_SECURE
               : IDS_PREFIX_NONE;
     c->cookie_name = n;
@@ -1408,6 +1604,41 @@ static const char *set_cookie_samesite(cmd_parms *cmd, void *dv,
         return ids_bad(cmd, arg, "must be Strict, Lax, None or Off");
     }
     return ids_conflict_check(cmd, c);
+}
+
+static const char *set_cookie_httponly(cmd_parms *cmd, void *dv, int on)
+{
+    ids_dir_conf *c = dv;
+
+    c->httponly = on;
+    return ids_conflict_check(cmd, c);
+}
+
+static const char *set_cookie_partitioned(cmd_parms *cmd, void *dv, int on)
+{
+    ids_dir_conf *c = dv;
+
+    c->partitioned = on;
+    return ids_conflict_check(cmd, c);
+}
+
+static const char *set_reset_from(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+
+    if (!strcasecmp(arg, "same-origin")) {
+        c->reset_from = IDS_FROM_SAME_ORIGIN;
+    }
+    else if (!strcasecmp(arg, "same-site")) {
+        c->reset_from = IDS_FROM_SAME_SITE;
+    }
+    else if (!strcasecmp(arg, "any")) {
+        c->reset_from = IDS_FROM_ANY;
+    }
+    else {
+        return ids_bad(cmd, arg, "must be same-origin, same-site or any");
+    }
+    return NULL;
 }
 
 /* A decimal integer in [lo, hi], or an error naming the directive. */
@@ -1676,9 +1907,13 @@ static const command_rec ids_cmds[] = {
     AP_INIT_TAKE1("IDSessionCookieSecure", set_cookie_secure, NULL,
                   OR_FILEINFO,
                   "On, Off or Auto (Secure over TLS only; the default)"),
-    AP_INIT_FLAG("IDSessionCookieHttpOnly", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(ids_dir_conf, httponly), OR_FILEINFO,
+    AP_INIT_FLAG("IDSessionCookieHttpOnly", set_cookie_httponly, NULL,
+                 OR_FILEINFO,
                  "HttpOnly attribute of the session cookie (default On)"),
+    AP_INIT_FLAG("IDSessionCookiePartitioned", set_cookie_partitioned, NULL,
+                 OR_FILEINFO,
+                 "Partitioned attribute (CHIPS), sent with Secure only "
+                 "(default Off)"),
     AP_INIT_TAKE1("IDSessionCookieSameSite", set_cookie_samesite, NULL,
                   OR_FILEINFO, "Strict, Lax (default), None or Off"),
     AP_INIT_TAKE1("IDSessionCookieMaxAge", set_max_age, NULL, OR_FILEINFO,
@@ -1689,6 +1924,8 @@ static const command_rec ids_cmds[] = {
     AP_INIT_TAKE1("IDSessionResetRedirect", set_reset_redirect, NULL,
                   OR_FILEINFO,
                   "Where idsession-reset redirects to (default /)"),
+    AP_INIT_TAKE1("IDSessionResetFrom", set_reset_from, NULL, OR_FILEINFO,
+                  "Who may reset: same-origin (default), same-site or any"),
     AP_INIT_TAKE1("IDSessionSecret", add_secret, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "HMAC secret (or file:/path); the first signs, all verify"),
@@ -1737,7 +1974,7 @@ static int ids_check_merged(apr_hash_t *seen, server_rec *s, apr_pool_t *p,
     }
     /* A __Host- name sends Path=/ whatever the directive says. */
     if (m->enabled == 1 && m->cookie_path && url
-        && ids_cookie_name(m)->prefix != IDS_PREFIX_HOST
+        && !(ids_cookie_name(m)->prefix & IDS_PREFIX_HOST)
         && !ids_path_covers(m->cookie_path, url)) {
         ids_warn_once(seen, s, apr_psprintf(p, "IDSessionCookiePath %s does "
                       "not cover %s, where IDSession is On after merging %s: "
@@ -1917,9 +2154,15 @@ static void ids_register_hooks(apr_pool_t *p)
     ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
-    /* After the content filters, so Cache-Control sees their headers. */
+    /* Before mod_headers (AP_FTYPE_CONTENT_SET), so that its edits of
+     * Set-Cookie apply to a rotated cookie; the Cache-Control guard after
+     * every content filter, so that it sees their headers. */
     ids_filter_handle = ap_register_output_filter(IDS_FILTER, ids_out_filter,
-                                                  NULL, AP_FTYPE_PROTOCOL - 1);
+                                                  NULL,
+                                                  AP_FTYPE_CONTENT_SET - 1);
+    ids_late_handle = ap_register_output_filter(IDS_FILTER_LATE,
+                                                ids_late_filter, NULL,
+                                                AP_FTYPE_PROTOCOL - 1);
     APR_REGISTER_OPTIONAL_FN(idsession_get_token);
     APR_REGISTER_OPTIONAL_FN(idsession_reset_token);
 }

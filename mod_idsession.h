@@ -22,15 +22,20 @@
 /**
  * The request's session token: the client's well-formed one, or a new one
  * (with its Set-Cookie) when there is none, also where IDSession is Off.
- * @return the token, or NULL when the random source failed.
+ * @return the token, or NULL when the random source failed or the
+ *         location's rules are stricter than those the request chain's
+ *         token was read under.
  */
 APR_DECLARE_OPTIONAL_FN(const char *, idsession_get_token, (request_rec *r));
 
 /**
  * Replaces the session token for this response: mints a new one and makes
  * the response carry exactly one Set-Cookie with it, as the reset handler
- * does.  SESSION_TOKEN in r->notes becomes the new token.
- * @return the new token, or NULL when the random source failed.
+ * does.  SESSION_TOKEN in r->notes becomes the new token.  A request that
+ * IDSessionResetFrom refuses (cross-site) is not reset.
+ * @return the new token, or NULL when the request was refused as
+ *         cross-site (logged at info; answer 403) or the random source
+ *         failed (answer 500).
  */
 APR_DECLARE_OPTIONAL_FN(const char *, idsession_reset_token, (request_rec *r));
 

@@ -2,7 +2,7 @@
 
 /*
  * ids_set_cookie (attribute order: Path, Domain, Max-Age, Expires, Secure,
- * HttpOnly, SameSite) and ids_set_cookie_is_for.  Expected dates from
+ * HttpOnly, Partitioned, SameSite) and ids_set_cookie_is_for.  Expected dates from
  * `date -u -d @SECONDS '+%a, %d %b %Y %H:%M:%S GMT'`.
  */
 
@@ -67,6 +67,38 @@ void test_set_cookie(apr_pool_t *p)
         a.samesite = cases[i].samesite;
         tap_str_is(ids_set_cookie(p, "_session", T1, &a), cases[i].want,
                    "set-cookie: %s", cases[i].what);
+    }
+
+    /* Partitioned (CHIPS) goes after HttpOnly, and only with Secure, which
+     * browsers require of it. */
+    {
+        static const struct {
+            const char *what;
+            int secure;
+            ids_samesite samesite;
+            const char *want;
+        } pc[] = {
+            { "Partitioned with Secure", 1, IDS_SAMESITE_LAX,
+              "_session=" T1 "; Path=/; Secure; HttpOnly; Partitioned; SameSite=Lax" },
+            { "Partitioned with SameSite=None", 0, IDS_SAMESITE_NONE,
+              "_session=" T1 "; Path=/; Secure; HttpOnly; Partitioned; SameSite=None" },
+            { "Partitioned without Secure is not sent", 0, IDS_SAMESITE_LAX,
+              "_session=" T1 "; Path=/; HttpOnly; SameSite=Lax" },
+        };
+        size_t k;
+
+        for (k = 0; k < sizeof(pc) / sizeof(pc[0]); k++) {
+            ids_cookie_attrs a;
+
+            memset(&a, 0, sizeof(a));
+            a.path = "/";
+            a.httponly = 1;
+            a.secure = pc[k].secure;
+            a.samesite = pc[k].samesite;
+            a.partitioned = 1;
+            tap_str_is(ids_set_cookie(p, "_session", T1, &a), pc[k].want,
+                       "set-cookie: %s", pc[k].what);
+        }
     }
 
     /* Sub-second parts of now are dropped from Expires. */
