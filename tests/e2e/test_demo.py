@@ -63,12 +63,14 @@ class Demo:
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
-    def get(self, path, cookie=None, data=None):
-        """curl once, with an optional session cookie value and form data."""
+    def get(self, path, cookie=None, data=None, headers=()):
+        """curl once, with an optional session cookie value, form data and headers."""
         head = self.root / "head"
         args = [idshttpd.CURL, "-s", "-D", str(head), "--max-time", str(idshttpd.REQ_TIMEOUT)]
         if cookie:
             args += ["-H", "Cookie: _session=" + cookie]
+        for h in headers:
+            args += ["-H", h]
         for k, v in (data or {}).items():
             args += ["--data-urlencode", "%s=%s" % (k, v)]
         p = subprocess.run(args + [self.url(path)], capture_output=True,
@@ -160,6 +162,19 @@ def test_reset_link_swaps_the_token(demo):
     new = session_cookie(r)
     assert new and new != token
     assert shown_token(demo.get("/cgi-bin/index.cgi", cookie=new)) == new
+
+
+def test_reset_is_refused_cross_site(demo):
+    """The demo's reset is protected by default: another site's link or form gets 403 and
+    the session stays; the same request from this site resets."""
+    token = session_cookie(demo.get("/"))
+    for hdrs in (["Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: navigate"],
+                 ["Origin: https://evil.example"]):
+        r = demo.get("/reset?next=/", cookie=token, headers=hdrs)
+        assert r.status == 403 and session_cookie(r) is None, (hdrs, r)
+        assert r.header("Cache-Control") == "no-store"
+    r = demo.get("/reset?next=/", cookie=token, headers=["Sec-Fetch-Site: same-origin"])
+    assert r.status == 302 and session_cookie(r) not in (None, token)
 
 
 def test_login_rotates_the_session_in_one_response(demo):
