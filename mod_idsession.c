@@ -816,18 +816,18 @@ static void ids_ensure_filter(request_rec *r, ap_filter_rec_t *h)
     ap_add_output_filter_handle(h, NULL, r, r->connection);
 }
 
-/* The filters a response of a chain with session st needs: IDSESSION for
- * the application's IDSession-Reset, before mod_headers' filters so that
- * "Header always edit Set-Cookie" sees a rotated cookie too; and, where a
- * Set-Cookie is or may be sent, IDSESSION_LATE after every content filter:
- * Cache-Control must see their headers, and an IDSession-Reset that they
- * (mod_headers, say) add still rotates. */
+/* The filters a response of a chain with session st needs.  Where the
+ * application may rotate, IDSESSION does it before mod_headers' filters,
+ * so that "Header always edit Set-Cookie" sees the rotated cookie too.
+ * Always IDSESSION_LATE, after every content filter: it drops any
+ * IDSession-Reset left (and rotates on one that a filter such as
+ * mod_headers added), and Cache-Control must see their headers. */
 static void ids_ensure_filters(request_rec *r, const ids_state *st)
 {
-    ids_ensure_filter(r, ids_filter_handle);
-    if ((st->minted && st->cookie) || st->app) {
-        ids_ensure_filter(r, ids_late_handle);
+    if (st->app) {
+        ids_ensure_filter(r, ids_filter_handle);
     }
+    ids_ensure_filter(r, ids_late_handle);
 }
 
 /* The SameSite value a browser applies: without the attribute, Lax. */
@@ -1109,9 +1109,11 @@ static int ids_is_one(const char *v)
  * "1", 0 for anything else.  It never reaches the client. */
 static int ids_app_header(request_rec *r)
 {
-    /* apr_table_get answers at once for a table without an 'I' key. */
+    /* apr_table_get answers at once for a table without an 'I' key;
+     * err_headers_out is mostly empty. */
     const char *v = apr_table_get(r->headers_out, IDS_APP_HEADER);
-    const char *ev = apr_table_get(r->err_headers_out, IDS_APP_HEADER);
+    const char *ev = apr_is_empty_table(r->err_headers_out) ? NULL
+                     : apr_table_get(r->err_headers_out, IDS_APP_HEADER);
 
     if (v == NULL && ev == NULL) {
         return -1;
@@ -1239,11 +1241,10 @@ static void ids_insert_filter(request_rec *r)
     }
     /* Nothing has added the filters to r yet: the optional functions run
      * later, in the handler. */
-    ap_add_output_filter_handle(ids_filter_handle, NULL, r, r->connection);
-    if ((st->minted && st->cookie) || st->app) {
-        ap_add_output_filter_handle(ids_late_handle, NULL, r,
-                                    r->connection);
+    if (st->app) {
+        ap_add_output_filter_handle(ids_filter_handle, st, r, r->connection);
     }
+    ap_add_output_filter_handle(ids_late_handle, st, r, r->connection);
 }
 
 static void ids_insert_error_filter(request_rec *r)
@@ -1296,11 +1297,17 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 static apr_status_t ids_late_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
-    ids_state *st = ids_state_get(r);
+    ids_state *st = f->ctx ? f->ctx : ids_state_get(r);
 
     if (st) {
-        if (ids_app_header(r) == 1) {
+        int ask = ids_app_header(r);
+
+        if (ask == 1) {
             ids_app_rotate(r, st);
+        }
+        else if (ask == 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          IDS_APP_HEADER " ignored: its value is not 1");
         }
         if (st->minted && st->cookie) {
             ids_make_private(r);
