@@ -252,19 +252,21 @@ static const char *ids_conf_conflict(apr_pool_t *p, const ids_dir_conf *c,
                                 c->cookie_domain, name);
         }
     }
-    if (c->partitioned == 1 && c->secure == IDS_SECURE_OFF) {
-        if (wins) {
-            *wins = "Partitioned is not sent";
-        }
-        return "IDSessionCookiePartitioned On contradicts IDSessionCookieSecure "
-               "Off: browsers refuse a Partitioned cookie without Secure";
-    }
+    /* SameSite=None sends Secure whatever the directive, and so
+     * Partitioned too. */
     if (c->samesite == IDS_SAMESITE_NONE && c->secure == IDS_SECURE_OFF) {
         if (wins) {
             *wins = "Secure is sent all the same";
         }
         return "IDSessionCookieSameSite None contradicts IDSessionCookieSecure "
                "Off: browsers drop a SameSite=None cookie without Secure";
+    }
+    if (c->partitioned == 1 && c->secure == IDS_SECURE_OFF) {
+        if (wins) {
+            *wins = "Partitioned is not sent";
+        }
+        return "IDSessionCookiePartitioned On contradicts IDSessionCookieSecure "
+               "Off: browsers refuse a Partitioned cookie without Secure";
     }
     return NULL;
 }
@@ -840,11 +842,11 @@ static ids_samesite ids_samesite_of(const ids_dir_conf *c)
 /* 1 if Fetch Metadata says the browser may hold a session cookie that
  * SameSite kept it from sending here: then a Set-Cookie for a new token
  * would end that session.  Lax cookies go with top-level GET and HEAD
- * navigations only. */
+ * navigations only (HEAD is M_GET in httpd). */
 static int ids_cookie_withheld(request_rec *r, const ids_dir_conf *c)
 {
     const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
-    const char *mode;
+    const char *mode, *dest;
 
     if (site == NULL || strcasecmp(site, "cross-site") != 0) {
         return 0;
@@ -853,9 +855,12 @@ static int ids_cookie_withheld(request_rec *r, const ids_dir_conf *c)
     case IDS_SAMESITE_STRICT:
         return 1;
     case IDS_SAMESITE_LAX:
+        /* A navigation of an iframe is not top-level: Sec-Fetch-Dest. */
         mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
+        dest = apr_table_get(r->headers_in, "Sec-Fetch-Dest");
         return !(mode && strcasecmp(mode, "navigate") == 0
-                 && (r->method_number == M_GET || r->header_only));
+                 && (dest == NULL || strcasecmp(dest, "document") == 0)
+                 && r->method_number == M_GET);
     default:
         return 0;
     }
@@ -1253,7 +1258,34 @@ static void ids_insert_error_filter(request_rec *r)
 
     if (r->main == NULL && (st = ids_state_get(r)) != NULL) {
         ids_ensure_filters(r, st);
+        if (st->cookie) {
+            ids_ensure_filter(r, ids_filter_handle);
+        }
     }
+}
+
+/* ap_send_error_response() makes err_headers_out the response's
+ * headers_out after the error filters are inserted, and mod_headers'
+ * FIXUP_HEADERS_ERR then edits the fresh, empty err_headers_out: put the
+ * session's Set-Cookie back where "Header always" finds it. */
+static void ids_cookie_to_err_headers(request_rec *r, const ids_state *st)
+{
+    const char *name = st->cookie_name;
+    const apr_array_header_t *arr = apr_table_elts(r->err_headers_out);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    if (st->cookie == NULL || apr_table_get(r->headers_out, "Set-Cookie") == NULL) {
+        return;
+    }
+    ids_drop_set_cookie(r->pool, r->headers_out, name);
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && strcasecmp(e[i].key, "Set-Cookie") == 0
+            && strcmp(e[i].val, st->cookie) == 0) {
+            return;
+        }
+    }
+    apr_table_addn(r->err_headers_out, "Set-Cookie", st->cookie);
 }
 
 /* The application's rotation, or the warning that it could not happen. */
@@ -1280,7 +1312,10 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     ids_state *st = ids_state_get(r);
 
     if (st) {
-        int ask = ids_app_header(r);
+        int ask;
+
+        ids_cookie_to_err_headers(r, st);
+        ask = ids_app_header(r);
 
         if (ask == 1) {
             ids_app_rotate(r, st);
@@ -1365,7 +1400,7 @@ static const char *ids_reset_refusal(request_rec *r, const ids_dir_conf *c)
                             ap_escape_logitem(r->pool, origin));
     }
     scheme = ap_http_scheme(r);
-    host = ap_get_server_name_for_url(r);
+    host = ap_get_server_name(r);       /* an IPv6 literal without [] */
     port = uri.port ? uri.port : apr_uri_port_of_scheme(uri.scheme);
     if (!strcasecmp(uri.scheme, scheme)
         && (from == IDS_FROM_SAME_SITE

@@ -97,3 +97,15 @@ def pytest_sessionfinish(session, exitstatus):
         if not idshttpd.KEEP:
             shutil.rmtree(h.root, ignore_errors=True)
     _ALL.clear()
+
+
+@pytest.fixture
+def browser():
+    """A new headless Chromium with an empty profile (browser.py's Browser), quit after
+    the test; Chromium failing to start is an error, not a skip."""
+    import browser as browser_mod      # selenium is needed by the browser tests only
+    b = browser_mod.Browser()
+    try:
+        yield b
+    finally:
+        b.quit()
