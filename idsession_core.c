@@ -192,6 +192,169 @@ int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
     return ok;
 }
 
+/* ---- stamps ------------------------------------------------------------ */
+
+/* Decodes s[0..len), which ids_random_part_ok has accepted, into out. */
+static void ids_b64url_decode(const char *s, apr_size_t len,
+                              unsigned char *out)
+{
+    apr_uint32_t acc = 0;
+    int bits = 0;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        acc = (acc << 6) | ids_b64url_value[(unsigned char)s[i]];
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *out++ = (unsigned char)(acc >> bits);
+        }
+    }
+}
+
+static void ids_put_be64(unsigned char *p, apr_uint64_t v)
+{
+    int i;
+
+    for (i = 7; i >= 0; i--, v >>= 8) {
+        p[i] = (unsigned char)v;
+    }
+}
+
+static apr_uint64_t ids_get_be64(const unsigned char *p)
+{
+    apr_uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+/* The stamp's MAC over its times (16 bytes) and token[0..len).  The label
+ * and its NUL keep it apart from a token's tag, whose input is base64url
+ * only. */
+static void ids_stamp_mac(const ids_key *key, const unsigned char *times,
+                          const char *token, apr_size_t len,
+                          unsigned char *mac)
+{
+    unsigned char msg[sizeof(IDS_STAMP_LABEL) + 16 + IDS_TOKEN_MAX_CHARS];
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256_CTX ctx = key->inner;
+    apr_size_t n = sizeof(IDS_STAMP_LABEL);
+
+    if (len > IDS_TOKEN_MAX_CHARS) {
+        len = IDS_TOKEN_MAX_CHARS;      /* never a token: cannot verify */
+    }
+    memcpy(msg, IDS_STAMP_LABEL, n);    /* with its NUL */
+    memcpy(msg + n, times, 16);
+    memcpy(msg + n + 16, token, len);
+    ids_sha256_finish(&ctx, SHA256_CBLOCK, msg, n + 16 + len, md);
+    ctx = key->outer;
+    ids_sha256_finish(&ctx, SHA256_CBLOCK, md, sizeof(md), md);
+    memcpy(mac, md, IDS_STAMP_MAC_BYTES);
+}
+
+void ids_stamp_make(const ids_key *key, const char *token, apr_size_t len,
+                    apr_uint64_t created, apr_uint64_t renewed, char *out)
+{
+    unsigned char raw[IDS_STAMP_BYTES];
+
+    ids_put_be64(raw, created);
+    ids_put_be64(raw + 8, renewed);
+    ids_stamp_mac(key, raw, token, len, raw + 16);
+    ids_b64url_encode(out, raw, sizeof(raw));
+}
+
+int ids_stamp_check(const char *s, apr_size_t slen, const char *token,
+                    apr_size_t len, const ids_keyring *ring,
+                    apr_uint64_t now, apr_uint64_t *created,
+                    apr_uint64_t *renewed)
+{
+    unsigned char raw[IDS_STAMP_BYTES], mac[IDS_STAMP_MAC_BYTES];
+    apr_uint64_t c, r;
+    int i, ok = 0;
+
+    if (ring == NULL || ring->n == 0
+        || !ids_random_part_ok(s, slen, IDS_STAMP_BYTES)
+        || len > IDS_TOKEN_MAX_CHARS) {
+        return 0;
+    }
+    ids_b64url_decode(s, slen, raw);
+    /* Every key is tried, so the time taken does not tell which one
+     * matched. */
+    for (i = 0; i < ring->n; i++) {
+        ids_stamp_mac(&ring->keys[i], raw, token, len, mac);
+        ok |= CRYPTO_memcmp(mac, raw + 16, IDS_STAMP_MAC_BYTES) == 0;
+    }
+    c = ids_get_be64(raw);
+    r = ids_get_be64(raw + 8);
+    /* A time ahead of ours by more than clock skew was not stamped by a
+     * server of this site; now + skew cannot wrap for any real clock. */
+    if (!ok || c > r || r > now + IDS_STAMP_SKEW) {
+        return 0;
+    }
+    *created = c;
+    *renewed = r;
+    return 1;
+}
+
+/* The value of n digits at s, or -1 when one is not a digit. */
+static int ids_digits(const char *s, int n)
+{
+    int v = 0;
+
+    for (; n > 0; n--, s++) {
+        if (*s < '0' || *s > '9') {
+            return -1;
+        }
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+apr_status_t ids_parse_utc(const char *s, apr_int64_t *out)
+{
+    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+                                   30, 31 };
+    apr_time_exp_t t;
+    apr_time_t at;
+    int y, mo, d, h, mi, sec, leap;
+
+    if (strlen(s) < 20 || s[4] != '-' || s[7] != '-'
+        || !(s[10] == 'T' || s[10] == 't' || s[10] == ' ')
+        || s[13] != ':' || s[16] != ':'
+        || !(strcmp(s + 19, "Z") == 0 || strcmp(s + 19, "z") == 0
+             || strcmp(s + 19, "+00:00") == 0)) {
+        return APR_EINVAL;
+    }
+    y = ids_digits(s, 4);
+    mo = ids_digits(s + 5, 2);
+    d = ids_digits(s + 8, 2);
+    h = ids_digits(s + 11, 2);
+    mi = ids_digits(s + 14, 2);
+    sec = ids_digits(s + 17, 2);
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]
+        || (mo == 2 && d == 29 && !leap) || h < 0 || h > 23 || mi < 0
+        || mi > 59 || sec < 0 || sec > 59) {
+        return APR_EINVAL;
+    }
+    memset(&t, 0, sizeof(t));
+    t.tm_year = y - 1900;
+    t.tm_mon = mo - 1;
+    t.tm_mday = d;
+    t.tm_hour = h;
+    t.tm_min = mi;
+    t.tm_sec = sec;
+    if (apr_time_exp_gmt_get(&at, &t) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    *out = apr_time_sec(at);
+    return APR_SUCCESS;
+}
+
 /* ---- minting ----------------------------------------------------------- */
 
 apr_status_t ids_token_mint(char *out, apr_size_t nbytes,

@@ -91,6 +91,38 @@ apr_status_t ids_token_mint(char *out, apr_size_t nbytes,
  * digest may key anything that grants access. */
 void ids_store_key(const char *token, apr_size_t len, char *out);
 
+/* ---- stamps ------------------------------------------------------------ */
+
+/* A stamp says when a session was created and last renewed, signed with
+ * the token it belongs to, so that timeouts need no store.  Its 32 bytes:
+ * created (8, big-endian Unix seconds), renewed (8, the same), then the
+ * first 16 bytes of HMAC-SHA256(key, IDS_STAMP_LABEL, a NUL byte, those
+ * 16 bytes of times, the token).  On the wire: unpadded base64url. */
+#define IDS_STAMP_LABEL          "mod_idsession stamp v1"
+#define IDS_STAMP_MAC_BYTES      16
+#define IDS_STAMP_BYTES          (16 + IDS_STAMP_MAC_BYTES)
+#define IDS_STAMP_CHARS          IDS_B64URL_LEN(IDS_STAMP_BYTES)
+#define IDS_STAMP_SKEW           60     /* seconds a time may be ahead */
+
+/* Writes the IDS_STAMP_CHARS-character stamp of token[0..len) and a NUL
+ * to out. */
+void ids_stamp_make(const ids_key *key, const char *token, apr_size_t len,
+                    apr_uint64_t created, apr_uint64_t renewed, char *out);
+
+/* 1 if s[0..slen) is a stamp of token[0..len) that a key of ring verifies
+ * (every key tried, compared in constant time), with created <= renewed
+ * and neither more than IDS_STAMP_SKEW seconds after now; then sets
+ * *created and *renewed.  0 otherwise, with both left alone. */
+int ids_stamp_check(const char *s, apr_size_t slen, const char *token,
+                    apr_size_t len, const ids_keyring *ring,
+                    apr_uint64_t now, apr_uint64_t *created,
+                    apr_uint64_t *renewed);
+
+/* Parses an RFC 3339 UTC time, "YYYY-MM-DDTHH:MM:SSZ" (or "+00:00" for
+ * "Z", 't'/'z' or a space allowed as in the RFC), into Unix seconds.
+ * APR_EINVAL for anything else, leap seconds and other offsets included. */
+apr_status_t ids_parse_utc(const char *s, apr_int64_t *out);
+
 /* ---- cookies ----------------------------------------------------------- */
 
 /* 1 if name is a non-empty RFC 6265 cookie-name (an RFC 7230 token). */

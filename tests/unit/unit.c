@@ -38,6 +38,7 @@ int main(void)
         { "cache-control", test_cache_control },
         { "redirect targets", test_redirect },
         { "token quality", test_token_quality },
+        { "stamps", test_stamp },
     };
     apr_pool_t *root;
     size_t i;
