@@ -49,6 +49,13 @@ APLOG_USE_MODULE(idsession);
 #define IDS_ENV_LOG_ID       "SESSION_LOG_ID"
 #define IDS_ENV_STORE_KEY    "SESSION_STORE_KEY"
 #define IDS_ENV_WITHHELD     "SESSION_COOKIE_WITHHELD"
+#define IDS_ENV_CREATED      "SESSION_CREATED"
+#define IDS_ENV_EXPIRES      "SESSION_EXPIRES"
+#define IDS_ENV_EXPIRED      "SESSION_EXPIRED"
+#define IDS_RENEW_CAP        300    /* default renew interval at most */
+/* How long a browser keeps a timed-out cookie: long enough to come back
+ * and be told SESSION_EXPIRED, short enough not to carry it for ever. */
+#define IDS_EXPIRED_GRACE    300
 #define IDS_WARN_INTERVAL    60     /* seconds between repeated warnings */
 
 typedef enum {
@@ -100,6 +107,10 @@ typedef struct {
     int app_reset;
     int partitioned;
     int reset_from;             /* ids_from */
+    apr_int64_t idle_timeout;   /* seconds; 0: off */
+    apr_int64_t max_lifetime;   /* seconds; 0: off */
+    apr_int64_t renew_interval; /* seconds; IDS_UNSET: from idle_timeout */
+    apr_int64_t adopt_until;    /* Unix seconds; IDS_UNSET: no adoption */
 } ids_dir_conf;
 
 /* The session of one request chain (main request, its subrequests and
@@ -122,6 +133,15 @@ typedef struct {
     int withheld;               /* the browser may hold a cookie it did not
                                  * send: no Set-Cookie for the new token */
     int failed;                 /* the random source failed */
+    /* With timeouts (IDSessionIdleTimeout, IDSessionMaxLifetime): */
+    int timed;                  /* the cookie carries a stamp */
+    int renewed_now;            /* a fresh stamp goes out with this chain */
+    apr_int64_t created;        /* the stamp's times, Unix seconds */
+    apr_int64_t renewed;
+    apr_int64_t expires;        /* SESSION_EXPIRES */
+    const char *created_s;      /* SESSION_CREATED and SESSION_EXPIRES */
+    const char *expires_s;
+    const char *expired;        /* SESSION_EXPIRED: "idle" or "lifetime" */
 } ids_state;
 
 /* The last token a connection's client sent that was well-formed, so that
@@ -132,10 +152,15 @@ typedef struct {
 typedef struct {
     const ids_keyring *ring;
     apr_size_t nbytes;
+    int timed;                  /* token is token.stamp; bare the token */
     apr_size_t len;
-    char token[IDS_TOKEN_MAX_CHARS + 1];
+    char token[IDS_TOKEN_MAX_CHARS + 1 + IDS_STAMP_CHARS + 1];
     char store_key[IDS_STORE_KEY_CHARS + 1];
     char log_id[IDS_LOG_ID_CHARS + 1];
+    /* The stamp's verified times and its token, when timed. */
+    apr_int64_t created;
+    apr_int64_t renewed;
+    char bare[IDS_TOKEN_MAX_CHARS + 1];
 } ids_conn_memo;
 
 /* For the branch of a hook that most requests skip: kept out of line, the
@@ -176,6 +201,10 @@ static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
     c->app_reset = IDS_UNSET;
     c->partitioned = IDS_UNSET;
     c->reset_from = IDS_UNSET;
+    c->idle_timeout = IDS_UNSET;
+    c->max_lifetime = IDS_UNSET;
+    c->renew_interval = IDS_UNSET;
+    c->adopt_until = IDS_UNSET;
     return c;
 }
 
@@ -202,6 +231,10 @@ static void *ids_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     IDS_MERGE_INT(app_reset);
     IDS_MERGE_INT(partitioned);
     IDS_MERGE_INT(reset_from);
+    IDS_MERGE_INT(idle_timeout);
+    IDS_MERGE_INT(max_lifetime);
+    IDS_MERGE_INT(renew_interval);
+    IDS_MERGE_INT(adopt_until);
     return c;
 }
 
@@ -214,6 +247,45 @@ static apr_size_t ids_token_bytes(const ids_dir_conf *c)
 {
     return c->token_bytes != IDS_UNSET ? (apr_size_t)c->token_bytes
                                        : IDS_TOKEN_BYTES_DEFAULT;
+}
+
+/* 1 if sessions under c end: a timeout is on, with a key to stamp them
+ * (the startup check refuses a timeout without IDSessionSecret). */
+static APR_INLINE int ids_timed(const ids_dir_conf *c)
+{
+    return (c->idle_timeout > 0 || c->max_lifetime > 0) && c->ring
+           && c->ring->n > 0;
+}
+
+/* IDSessionRenewInterval, or its default: a quarter of the idle timeout,
+ * at most IDS_RENEW_CAP, so a session ends at most 25 % early in the worst
+ * case and an active client gets a Set-Cookie every few minutes at most. */
+static apr_int64_t ids_renew_interval(const ids_dir_conf *c)
+{
+    apr_int64_t v = c->idle_timeout / 4;
+
+    if (c->renew_interval != IDS_UNSET) {
+        return c->renew_interval;
+    }
+    return v > IDS_RENEW_CAP ? IDS_RENEW_CAP : v;
+}
+
+/* When a session stamped created/renewed ends under c, and why. */
+static apr_int64_t ids_session_end(const ids_dir_conf *c, apr_int64_t created,
+                                   apr_int64_t renewed, const char **why)
+{
+    apr_int64_t end = APR_INT64_MAX;
+
+    *why = NULL;
+    if (c->max_lifetime > 0) {
+        end = created + c->max_lifetime;
+        *why = "lifetime";
+    }
+    if (c->idle_timeout > 0 && renewed + c->idle_timeout < end) {
+        end = renewed + c->idle_timeout;
+        *why = "idle";
+    }
+    return end;
 }
 
 /* What c's cookie settings contradict, or NULL; *wins (when not NULL)
@@ -415,8 +487,60 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
     }
 }
 
-/* Sends token in the response's one session Set-Cookie, replacing any
- * this chain (or the application) set before. */
+/* The decimal digits of v into buf (21 bytes), without printf's cost on
+ * the keep-alive path. */
+static const char *ids_utoa(char *buf, apr_uint64_t v)
+{
+    char *p = buf + 20;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+/* SESSION_CREATED and SESSION_EXPIRES of st under c, from pool p. */
+static void ids_set_times(apr_pool_t *p, ids_state *st, const ids_dir_conf *c)
+{
+    char *buf = apr_palloc(p, 42);
+    const char *why;
+
+    st->expires = ids_session_end(c, st->created, st->renewed, &why);
+    st->created_s = ids_utoa(buf, (apr_uint64_t)st->created);
+    st->expires_s = ids_utoa(buf + 21, (apr_uint64_t)st->expires);
+}
+
+/* The cookie's value: the token, with its stamp when st is timed (signed
+ * with the first key of c, whose rules the cookie is sent under). */
+static const char *ids_cookie_value(apr_pool_t *p, const ids_state *st,
+                                    const ids_dir_conf *c)
+{
+    apr_size_t len;
+    char *v;
+
+    if (!st->timed) {
+        return st->token;
+    }
+    len = strlen(st->token);
+    v = apr_palloc(p, len + 1 + IDS_STAMP_CHARS + 1);
+    memcpy(v, st->token, len);
+    v[len] = IDS_SEP;
+    ids_stamp_make(&c->ring->keys[0], st->token, len,
+                   (apr_uint64_t)st->created, (apr_uint64_t)st->renewed,
+                   v + len + 1);
+    return v;
+}
+
+/* 1 if this chain sends a session Set-Cookie: a new token or a renewal. */
+static APR_INLINE int ids_sets_cookie(const ids_state *st)
+{
+    return (st->minted || st->renewed_now) && st->cookie;
+}
+
+/* Sends the session in the response's one session Set-Cookie, replacing
+ * any this chain (or the application) set before. */
 static void ids_send_cookie(request_rec *r, ids_state *st,
                             const ids_dir_conf *c)
 {
@@ -432,7 +556,15 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     ids_drop_set_cookie(out->pool, out->err_headers_out, name);
     ids_drop_set_cookie(out->pool, out->headers_out, name);
     ids_cookie_attrs_for(r, c, &a);
-    st->cookie = ids_set_cookie(out->pool, name, st->token, &a);
+    /* A browser need not keep a cookie the server will refuse: unless
+     * IDSessionCookieMaxAge says otherwise, until the session ends, and a
+     * grace in which a return is told SESSION_EXPIRED. */
+    if (st->timed && c->max_age == IDS_UNSET) {
+        a.max_age = st->expires - apr_time_sec(r->request_time)
+                    + IDS_EXPIRED_GRACE;
+    }
+    st->cookie = ids_set_cookie(out->pool, name,
+                                ids_cookie_value(out->pool, st, c), &a);
     st->cookie_name = r->pool == out->pool ? name
                                            : apr_pstrdup(out->pool, name);
     apr_table_addn(out->err_headers_out, "Set-Cookie", st->cookie);
@@ -526,13 +658,38 @@ typedef struct {
     apr_size_t badlen;
     int seen;
     int checked;                /* found by ids_token_ok, not the memo */
+    /* With timeouts: */
+    int timed;                  /* values are token.stamp */
+    int stamped;                /* the value found has a stamp */
+    apr_uint64_t now;
+    apr_uint64_t created;       /* the stamp's times, once verified */
+    apr_uint64_t renewed;
 } ids_scan;
+
+/* 1 if v[0..len) is a signed token with a valid stamp, or without one
+ * (for adoption, or to be told its session ended). */
+static IDS_NOINLINE int ids_timed_ok(ids_scan *s, const char *v,
+                                     apr_size_t len)
+{
+    apr_size_t tlen = ids_token_len(s->nbytes, 1);
+
+    if (len == tlen) {
+        s->stamped = 0;
+        return ids_token_ok(v, len, s->nbytes, s->ring);
+    }
+    s->stamped = 1;
+    return len == tlen + 1 + IDS_STAMP_CHARS && v[tlen] == IDS_SEP
+           && ids_token_ok(v, tlen, s->nbytes, s->ring)
+           && ids_stamp_check(v + tlen + 1, IDS_STAMP_CHARS, v, tlen,
+                              s->ring, s->now, &s->created, &s->renewed);
+}
 
 static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
 {
     ids_scan *s = ctx;
 
-    if (ids_token_ok(v, len, s->nbytes, s->ring)) {
+    if (s->timed ? ids_timed_ok(s, v, len)
+                 : ids_token_ok(v, len, s->nbytes, s->ring)) {
         s->checked = 1;
         return 1;
     }
@@ -556,10 +713,41 @@ static void ids_memo_store(conn_rec *conn, const ids_scan *s,
     }
     m->ring = s->ring;
     m->nbytes = s->nbytes;
+    m->timed = 0;
     m->len = s->vlen;
     memcpy(m->token, token, s->vlen + 1);
     memcpy(m->store_key, store_key, IDS_STORE_KEY_CHARS + 1);
     ids_log_id_from(m->log_id, store_key);
+}
+
+/* The same for a stamped cookie: the whole value is the hint, and the
+ * stamp's times are kept, so that the next request of the connection
+ * with this cookie skips both HMACs.  Unstamped (adopted) values are not
+ * kept: their answer depends on the time. */
+static IDS_NOINLINE void ids_memo_store_timed(conn_rec *conn,
+                                              const ids_scan *s,
+                                              const char *token,
+                                              apr_size_t tlen,
+                                              const char *store_key)
+{
+    ids_conn_memo *m = ap_get_module_config(conn->conn_config,
+                                            &idsession_module);
+
+    if (m == NULL) {
+        m = apr_palloc(conn->pool, sizeof(*m));
+        ap_set_module_config(conn->conn_config, &idsession_module, m);
+    }
+    m->ring = s->ring;
+    m->nbytes = s->nbytes;
+    m->timed = 1;
+    m->len = s->vlen;
+    memcpy(m->token, s->v, s->vlen);
+    m->token[s->vlen] = '\0';
+    memcpy(m->bare, token, tlen + 1);
+    memcpy(m->store_key, store_key, IDS_STORE_KEY_CHARS + 1);
+    ids_log_id_from(m->log_id, store_key);
+    m->created = (apr_int64_t)s->created;
+    m->renewed = (apr_int64_t)s->renewed;
 }
 
 /* 1 if k is "Cookie" in any case: a byte compare per header in place of
@@ -597,6 +785,11 @@ static const char *ids_reject_reason(request_rec *r, const ids_scan *s)
 {
     apr_size_t want = ids_token_len(s->nbytes, s->ring && s->ring->n > 0);
 
+    if (s->timed) {
+        return apr_psprintf(r->pool, "%" APR_SIZE_T_FMT " characters; "
+                            "not a signed token with a stamp that verifies "
+                            "and whose times are possible", s->badlen);
+    }
     if (s->badlen != want) {
         return apr_psprintf(r->pool, "%" APR_SIZE_T_FMT " characters, not %"
                             APR_SIZE_T_FMT, s->badlen, want);
@@ -631,6 +824,25 @@ static int ids_no_session_keys(const apr_table_t *t)
  * SESSION_TOKEN_NEW or SESSION_TOKEN_NEXT from elsewhere (a server-context
  * RewriteRule's E=, say) goes; ids_publish sets the next token again where
  * one is offered. */
+static IDS_NOINLINE void ids_put_time_vars(apr_table_t *t,
+                                           const ids_state *st)
+{
+    if (st->timed) {
+        apr_table_setn(t, IDS_ENV_CREATED, st->created_s);
+        apr_table_setn(t, IDS_ENV_EXPIRES, st->expires_s);
+    }
+    else {
+        apr_table_unset(t, IDS_ENV_CREATED);
+        apr_table_unset(t, IDS_ENV_EXPIRES);
+    }
+    if (st->expired) {
+        apr_table_setn(t, IDS_ENV_EXPIRED, st->expired);
+    }
+    else {
+        apr_table_unset(t, IDS_ENV_EXPIRED);
+    }
+}
+
 static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
 {
     if (ids_no_session_keys(t)) {
@@ -641,6 +853,13 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
             apr_table_addn(t, IDS_ENV_NEW, "1");
             if (st->withheld) {
                 apr_table_addn(t, IDS_ENV_WITHHELD, "1");
+            }
+        }
+        if (st->timed) {
+            apr_table_addn(t, IDS_ENV_CREATED, st->created_s);
+            apr_table_addn(t, IDS_ENV_EXPIRES, st->expires_s);
+            if (st->expired) {
+                apr_table_addn(t, IDS_ENV_EXPIRED, st->expired);
             }
         }
         return;
@@ -661,6 +880,7 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
     else {
         apr_table_unset(t, IDS_ENV_WITHHELD);
     }
+    ids_put_time_vars(t, st);
 }
 
 /* The token's variables, in notes and env. */
@@ -754,7 +974,8 @@ static int ids_is_session_var(const char *k)
 {
     static const char *const names[] = {
         IDS_ENV_TOKEN, IDS_ENV_NEW, IDS_ENV_NEXT, IDS_ENV_LOG_ID,
-        IDS_ENV_STORE_KEY, IDS_ENV_WITHHELD, NULL
+        IDS_ENV_STORE_KEY, IDS_ENV_WITHHELD, IDS_ENV_CREATED,
+        IDS_ENV_EXPIRES, IDS_ENV_EXPIRED, NULL
     };
     int i;
 
@@ -869,6 +1090,131 @@ static int ids_cookie_withheld(request_rec *r, const ids_dir_conf *c)
 /* A state in place of a session that this request's rules refuse. */
 static ids_state ids_refused;
 
+/* A new session for root's chain, with its Set-Cookie; expired says why
+ * the client's session ended (NULL: it sent none that verified).  NULL
+ * when the random source failed. */
+static ids_state *ids_mint_session(request_rec *r, request_rec *root,
+                                   const ids_dir_conf *c, const ids_scan *s,
+                                   const char *expired)
+{
+    ids_state *st;
+
+    if (s->seen && expired == NULL && APLOGrdebug(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "session cookie %s rejected (%d seen; first: "
+                      "%s); minting a new token", s->name, s->seen,
+                      ids_reject_reason(r, s));
+    }
+    st = ids_state_new(root, 0);
+    st->token = ids_new_token(r, root->pool, c, "session token");
+    if (st->token == NULL) {
+        st->failed = 1;
+        return NULL;
+    }
+    st->minted = 1;
+    st->expired = expired;
+    ids_set_keys(root->pool, st);
+    ids_set_rules(st, c);
+    if (ids_timed(c)) {
+        st->timed = 1;
+        st->created = st->renewed = apr_time_sec(r->request_time);
+        ids_set_times(root->pool, st, c);
+    }
+    st->withheld = ids_cookie_withheld(r, c);
+    if (st->withheld) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "cross-site request without a session cookie, "
+                      "which the browser may have withheld "
+                      "(SameSite): no Set-Cookie for the new token");
+    }
+    else {
+        ids_send_cookie(r, st, c);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "session token minted (log id %s)", st->log_id);
+    return st;
+}
+
+/* The state of a verified cookie token.stamp (or a bare token), which the
+ * scan found and checked: the token, its keys, and the memo. */
+static IDS_NOINLINE ids_state *ids_found_timed(request_rec *r,
+                                               request_rec *root,
+                                               const ids_scan *s)
+{
+    apr_size_t tlen = ids_token_len(s->nbytes, 1);
+    ids_state *st = ids_state_new(root, tlen + 1 + IDS_STORE_KEY_CHARS + 1
+                                        + IDS_LOG_ID_CHARS + 1);
+    char *buf = (char *)(st + 1), *key = buf + tlen + 1;
+
+    memcpy(buf, s->v, tlen);
+    buf[tlen] = '\0';
+    st->token = buf;
+    st->store_key = key;
+    ids_store_key(buf, tlen, key);
+    st->log_id = ids_log_id_from(key + IDS_STORE_KEY_CHARS + 1, key);
+    if (s->stamped) {
+        ids_memo_store_timed(r->connection, s, buf, tlen, key);
+    }
+    st->rule_ring = s->ring;
+    st->rule_nbytes = s->nbytes;
+    return st;
+}
+
+/* Applies c's timeouts to the session st that the cookie carried: NULL,
+ * with *expired saying why, when it has ended; else st, renewed (with a
+ * Set-Cookie) when its stamp is IDSessionRenewInterval old. */
+static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
+                                                 const ids_dir_conf *c,
+                                                 ids_state *st,
+                                                 const ids_scan *s,
+                                                 const char **expired)
+{
+    apr_int64_t now = (apr_int64_t)s->now;
+    const char *why;
+    int renew;
+
+    if (!s->stamped) {
+        /* A client that strips the stamp escapes the timeouts only until
+         * the adoption window closes. */
+        if (c->adopt_until == IDS_UNSET || now >= c->adopt_until) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "session cookie without a stamp (log id %s), "
+                          "outside IDSessionAdoptUntil: its session has "
+                          "ended", st->log_id);
+            *expired = "lifetime";
+            return NULL;
+        }
+        st->created = st->renewed = now;
+        renew = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "session (log id %s) adopted: stamped as created now",
+                      st->log_id);
+    }
+    else {
+        st->created = (apr_int64_t)s->created;
+        st->renewed = (apr_int64_t)s->renewed;
+        if (now >= ids_session_end(c, st->created, st->renewed, &why)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "session (log id %s) has ended (%s); minting a "
+                          "new token", st->log_id, why);
+            *expired = why;
+            return NULL;
+        }
+        renew = c->idle_timeout > 0
+                && now - st->renewed >= ids_renew_interval(c);
+    }
+    st->timed = 1;
+    if (renew) {
+        st->renewed = now;
+        st->renewed_now = 1;
+    }
+    ids_set_times(ids_chain_root(r)->pool, st, c);
+    if (renew) {
+        ids_send_cookie(r, st, c);
+    }
+    return st;
+}
+
 /* The chain's session: the client's well-formed token, or a new one with
  * its Set-Cookie.  NULL when the random source failed; &ids_refused when
  * the chain's token was read under rules that c's refuse. */
@@ -880,17 +1226,21 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     ids_scan s;
 
     if (st == NULL) {
+        const char *expired = NULL;
+
         s.name = ids_cookie_name(c)->s;
         s.namelen = ids_cookie_name(c)->len;
         s.nbytes = ids_token_bytes(c);
         s.ring = c->ring;
+        s.timed = ids_timed(c);
         s.memo = ap_get_module_config(r->connection->conn_config,
                                       &idsession_module);
         /* Verified on this connection before, under the same keys: the
          * scanner compares it in place and skips the check. */
         s.hint = NULL;
         s.hintlen = 0;
-        if (s.memo && s.memo->ring == s.ring && s.memo->nbytes == s.nbytes) {
+        if (s.memo && s.memo->ring == s.ring && s.memo->nbytes == s.nbytes
+            && s.memo->timed == s.timed) {
             s.hint = s.memo->token;
             s.hintlen = s.memo->len;
         }
@@ -899,17 +1249,32 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.badlen = 0;
         s.seen = 0;
         s.checked = 0;
+        if (s.timed) {
+            s.now = (apr_uint64_t)apr_time_sec(r->request_time);
+            s.stamped = 0;
+        }
         ids_scan_cookies(r->headers_in, &s);
 
         if (s.v && !s.checked) {
             /* The memo's own token: its strings serve the request, which
              * ends before the next one on the connection can change them. */
             st = ids_state_new(root, 0);
-            st->token = s.memo->token;
+            st->token = s.memo->timed ? s.memo->bare : s.memo->token;
             st->store_key = s.memo->store_key;
             st->log_id = s.memo->log_id;
             st->rule_ring = s.ring;
             st->rule_nbytes = s.nbytes;
+            if (s.timed) {
+                s.stamped = 1;
+                s.created = (apr_uint64_t)s.memo->created;
+                s.renewed = (apr_uint64_t)s.memo->renewed;
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "session cookie %s found (log id %s)",
+                          s.name, st->log_id);
+        }
+        else if (s.v && s.timed) {
+            st = ids_found_timed(r, root, &s);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session cookie %s found (log id %s)",
                           s.name, st->log_id);
@@ -936,34 +1301,14 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
                           "session cookie %s found (log id %s)",
                           s.name, st->log_id);
         }
-        else {
-            if (s.seen && APLOGrdebug(r)) {
-                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                              "session cookie %s rejected (%d seen; first: "
-                              "%s); minting a new token", s.name, s.seen,
-                              ids_reject_reason(r, &s));
-            }
-            st = ids_state_new(root, 0);
-            st->token = ids_new_token(r, root->pool, c, "session token");
-            if (st->token == NULL) {
-                st->failed = 1;
+        if (st && s.timed) {
+            st = ids_session_times(r, c, st, &s, &expired);
+        }
+        if (st == NULL) {
+            st = ids_mint_session(r, root, c, &s, expired);
+            if (st == NULL) {
                 return NULL;
             }
-            st->minted = 1;
-            ids_set_keys(root->pool, st);
-            ids_set_rules(st, c);
-            st->withheld = ids_cookie_withheld(r, c);
-            if (st->withheld) {
-                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                              "cross-site request without a session cookie, "
-                              "which the browser may have withheld "
-                              "(SameSite): no Set-Cookie for the new token");
-            }
-            else {
-                ids_send_cookie(r, st, c);
-            }
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "session token minted (log id %s)", st->log_id);
         }
     }
     else if (st->failed) {
@@ -993,6 +1338,12 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
     ids_set_rules(st, c);
     st->minted = 1;
     st->withheld = 0;
+    /* A new session: its own created time. */
+    st->timed = ids_timed(c);
+    if (st->timed) {
+        st->created = st->renewed = apr_time_sec(r->request_time);
+        ids_set_times(root->pool, st, c);
+    }
     ids_send_cookie(r, st, c);
     ids_set_token_vars(r, st);
 }
@@ -1344,7 +1695,7 @@ static apr_status_t ids_late_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           IDS_APP_HEADER " ignored: its value is not 1");
         }
-        if (st->minted && st->cookie) {
+        if (ids_sets_cookie(st)) {
             ids_make_private(r);
         }
     }
@@ -1720,6 +2071,44 @@ static const char *set_max_age(cmd_parms *cmd, void *dv, const char *arg)
     return ids_parse_int(cmd, arg, 0, IDS_MAX_AGE_MAX, &c->max_age);
 }
 
+/* The renew interval must be shorter than the idle timeout, or a session
+ * would end before its first renewal. */
+static const char *ids_renew_error(apr_pool_t *p, const ids_dir_conf *c)
+{
+    if (c->idle_timeout > 0 && c->renew_interval != IDS_UNSET
+        && c->renew_interval >= c->idle_timeout) {
+        return apr_psprintf(p, "IDSessionRenewInterval %" APR_INT64_T_FMT
+                            " is not smaller than IDSessionIdleTimeout %"
+                            APR_INT64_T_FMT, c->renew_interval,
+                            c->idle_timeout);
+    }
+    return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+    apr_int64_t *field = (apr_int64_t *)((char *)c + (apr_size_t)cmd->info);
+    const char *err = ids_parse_int(cmd, arg, 0, IDS_MAX_AGE_MAX, field);
+
+    if (err == NULL && (err = ids_renew_error(cmd->temp_pool, c)) != NULL) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err,
+                           " (in the same section)", NULL);
+    }
+    return err;
+}
+
+static const char *set_adopt_until(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_dir_conf *c = dv;
+
+    if (ids_parse_utc(arg, &c->adopt_until) != APR_SUCCESS) {
+        return ids_bad(cmd, arg, "is not an RFC 3339 UTC time such as "
+                       "2030-01-31T12:00:00Z");
+    }
+    return NULL;
+}
+
 static const char *set_token_bytes(cmd_parms *cmd, void *dv, const char *arg)
 {
     ids_dir_conf *c = dv;
@@ -1974,6 +2363,25 @@ static const command_rec ids_cmds[] = {
     AP_INIT_TAKE1("IDSessionHeader", set_header, NULL, OR_FILEINFO,
                   "Request header that carries the token to the handler "
                   "or backend (default none)"),
+    AP_INIT_TAKE1("IDSessionIdleTimeout", set_timeout,
+                  (void *)APR_OFFSETOF(ids_dir_conf, idle_timeout),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds without renewal after which a session has ended "
+                  "(default 0: off); needs IDSessionSecret"),
+    AP_INIT_TAKE1("IDSessionMaxLifetime", set_timeout,
+                  (void *)APR_OFFSETOF(ids_dir_conf, max_lifetime),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds after its creation at which a session has ended "
+                  "(default 0: off); needs IDSessionSecret"),
+    AP_INIT_TAKE1("IDSessionRenewInterval", set_timeout,
+                  (void *)APR_OFFSETOF(ids_dir_conf, renew_interval),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds between renewals of an active session's stamp "
+                  "(default a quarter of IDSessionIdleTimeout, at most 300)"),
+    AP_INIT_TAKE1("IDSessionAdoptUntil", set_adopt_until, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "RFC 3339 UTC time until which a signed token without a "
+                  "stamp is adopted (default: never)"),
     AP_INIT_FLAG("IDSessionAppReset", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ids_dir_conf, app_reset), OR_FILEINFO,
                  "On to offer SESSION_TOKEN_NEXT and honour the "
@@ -2072,48 +2480,62 @@ static int ids_nested(const char *a, const char *b)
  * already failed at parse time; at request time the cookie gets what
  * browsers require whatever the sections, also those only .htaccess files
  * bring. */
+/* The <Directory> and <Location> sections of s with settings of this
+ * module (no regex or wildcard sections: their nesting is not known),
+ * less those whose own cookie settings contradict each other when
+ * skip_conflicts. */
+static apr_array_header_t *ids_sections(apr_pool_t *p, server_rec *s,
+                                        int skip_conflicts)
+{
+    core_server_config *core = ap_get_core_module_config(s->module_config);
+    apr_array_header_t *secs = apr_array_make(p, 8, sizeof(ids_section));
+    apr_array_header_t *lists[2];
+    ids_section *sec;
+    int l, i;
+
+    lists[0] = core->sec_dir;
+    lists[1] = core->sec_url;
+    for (l = 0; l < 2; l++) {
+        ap_conf_vector_t **v = (ap_conf_vector_t **)lists[l]->elts;
+        for (i = 0; i < lists[l]->nelts; i++) {
+            core_dir_config *cd = ap_get_core_module_config(v[i]);
+            ids_dir_conf *c = ap_get_module_config(v[i], &idsession_module);
+            if (c == NULL || cd == NULL || cd->d == NULL || cd->r
+                || cd->d_is_fnmatch
+                || (skip_conflicts && ids_conf_conflict(p, c, NULL))) {
+                continue;
+            }
+            sec = apr_array_push(secs);
+            sec->conf = c;
+            sec->is_url = l;
+            sec->warned = 0;
+            sec->label = apr_psprintf(p, "<%s %s>",
+                                      l ? "Location" : "Directory", cd->d);
+            sec->key = l ? apr_pstrcat(p, core->ap_document_root, cd->d,
+                                       NULL) : cd->d;
+            sec->url = l ? cd->d : ids_dir_url(p, core->ap_document_root,
+                                               cd->d);
+        }
+    }
+    return secs;
+}
+
 static void ids_warn_merged_conflicts(apr_pool_t *p, server_rec *s)
 {
     apr_hash_t *seen = apr_hash_make(p);
 
     for (; s; s = s->next) {
-        core_server_config *core = ap_get_core_module_config(s->module_config);
         ids_dir_conf *base = ap_get_module_config(s->lookup_defaults,
                                                   &idsession_module);
-        apr_array_header_t *secs = apr_array_make(p, 8, sizeof(ids_section));
-        apr_array_header_t *lists[2];
+        apr_array_header_t *secs;
         ids_section *sec;
-        int l, i, j;
+        int i, j;
 
         if (ids_check_merged(seen, s, p, base, "the main server's and the "
                              "virtual host's settings", "/")) {
             continue;
         }
-        lists[0] = core->sec_dir;
-        lists[1] = core->sec_url;
-        for (l = 0; l < 2; l++) {
-            ap_conf_vector_t **v = (ap_conf_vector_t **)lists[l]->elts;
-            for (i = 0; i < lists[l]->nelts; i++) {
-                core_dir_config *cd = ap_get_core_module_config(v[i]);
-                ids_dir_conf *c = ap_get_module_config(v[i],
-                                                       &idsession_module);
-                if (c == NULL || cd == NULL || cd->d == NULL || cd->r
-                    || cd->d_is_fnmatch || ids_conf_conflict(p, c, NULL)) {
-                    continue;
-                }
-                sec = apr_array_push(secs);
-                sec->conf = c;
-                sec->is_url = l;
-                sec->warned = 0;
-                sec->label = apr_psprintf(p, "<%s %s>",
-                                          l ? "Location" : "Directory",
-                                          cd->d);
-                sec->key = l ? apr_pstrcat(p, core->ap_document_root,
-                                           cd->d, NULL) : cd->d;
-                sec->url = l ? cd->d : ids_dir_url(p, core->ap_document_root,
-                                                   cd->d);
-            }
-        }
+        secs = ids_sections(p, s, 1);
         sec = (ids_section *)secs->elts;
         for (i = 0; i < secs->nelts; i++) {
             sec[i].warned = ids_check_merged(seen, s, p,
@@ -2140,6 +2562,106 @@ static void ids_warn_merged_conflicts(apr_pool_t *p, server_rec *s)
             }
         }
     }
+}
+
+/* What is wrong with the timeouts that merging where gives, or NULL. */
+static const char *ids_timeout_error(apr_pool_t *p, const ids_dir_conf *m,
+                                     const char *where)
+{
+    const char *why;
+
+    if ((m->idle_timeout > 0 || m->max_lifetime > 0)
+        && (m->ring == NULL || m->ring->n == 0)) {
+        return apr_psprintf(p, "%s %" APR_INT64_T_FMT " needs "
+                            "IDSessionSecret, and none applies after "
+                            "merging %s: a session's times are signed",
+                            m->idle_timeout > 0 ? "IDSessionIdleTimeout"
+                                                : "IDSessionMaxLifetime",
+                            m->idle_timeout > 0 ? m->idle_timeout
+                                                : m->max_lifetime, where);
+    }
+    why = ids_renew_error(p, m);
+    return why ? apr_pstrcat(p, why, " after merging ", where, NULL) : NULL;
+}
+
+/* Logs one error and counts it, once per message. */
+static int ids_fail_once(apr_hash_t *seen, const char *msg)
+{
+    if (msg == NULL || apr_hash_get(seen, msg, APR_HASH_KEY_STRING)) {
+        return 0;
+    }
+    apr_hash_set(seen, msg, APR_HASH_KEY_STRING, msg);
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL, "%s", msg);
+    return 1;
+}
+
+/* The indexes of secs in httpd's merge order (insertion sort: a
+ * configuration has few sections). */
+static int *ids_merge_order(apr_pool_t *p, const apr_array_header_t *secs)
+{
+    const ids_section *sec = (const ids_section *)secs->elts;
+    int *order = apr_palloc(p, sizeof(int) * (secs->nelts + 1));
+    int i, k;
+
+    for (i = 0; i < secs->nelts; i++) {
+        for (k = i; k > 0 && ids_merges_before(&sec[i], i, &sec[order[k - 1]],
+                                               order[k - 1]); k--) {
+            order[k] = order[k - 1];
+        }
+        order[k] = i;
+    }
+    return order;
+}
+
+/* The timeouts are enforced with signed stamps: settings that leave a
+ * timeout without IDSessionSecret, or a renew interval not below the idle
+ * timeout, stop httpd (and apache2 -t).  Each section is checked as it
+ * applies: the server's settings, then every section around it (a
+ * <Directory> and a <Location> matched through DocumentRoot) in httpd's
+ * merge order, then the section itself. */
+static int ids_check_timeouts(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(p);
+    int errors = 0;
+
+    for (; s; s = s->next) {
+        ids_dir_conf *base = ap_get_module_config(s->lookup_defaults,
+                                                  &idsession_module);
+        apr_array_header_t *secs = ids_sections(p, s, 0);
+        const ids_section *sec = (const ids_section *)secs->elts;
+        int *order = ids_merge_order(p, secs);
+        int i, j;
+
+        errors += ids_fail_once(seen, ids_timeout_error(p, base,
+                                "the main server's and the virtual host's "
+                                "settings"));
+        for (j = 0; j < secs->nelts; j++) {
+            const ids_dir_conf *m = base;
+            const char *where = "";
+
+            for (i = 0; order[i] != j; i++) {
+                if (ids_nested(sec[order[i]].key, sec[j].key)) {
+                    m = ids_merge_dir_conf(p, (void *)m,
+                                           (void *)sec[order[i]].conf);
+                    where = apr_pstrcat(p, where, sec[order[i]].label, ", ",
+                                        NULL);
+                }
+            }
+            m = ids_merge_dir_conf(p, (void *)m, (void *)sec[j].conf);
+            errors += ids_fail_once(seen, ids_timeout_error(p, m,
+                apr_pstrcat(p, "the server's settings, ", where,
+                            sec[j].label, NULL)));
+        }
+    }
+    return errors ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+/* Runs for apache2 -t and at every start, once the virtual hosts have
+ * their merged settings. */
+static int ids_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    return ids_check_timeouts(ptemp, s);
 }
 
 static void ids_log_config_warnings(apr_pool_t *p, server_rec *s)
@@ -2185,6 +2707,7 @@ static void ids_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(ids_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ids_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(ids_test_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(ids_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Really first, so that a redirect from mod_rewrite's per-directory
      * rules, also a fixup, carries the cookie. */
     ap_hook_post_read_request(ids_strip_client_header, NULL, NULL,
