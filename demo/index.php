@@ -30,6 +30,10 @@ $token  = env('SESSION_TOKEN');
 $new    = env('SESSION_TOKEN_NEW') === '1';
 $log_id = env('SESSION_LOG_ID');
 $user   = logged_in_user(env('SESSION_STORE_KEY'));
+// With IDSessionIdleTimeout: when the session ends unless renewed, and why
+// the previous one ended, if the browser brought one that had.
+$expires = env('SESSION_EXPIRES');
+$expired = env('SESSION_EXPIRED');
 ?>
 <!DOCTYPE html>
 <html lang="en">
@@ -41,13 +45,23 @@ $user   = logged_in_user(env('SESSION_STORE_KEY'));
 <tr><th align="left">SESSION_TOKEN</th>
     <td><code><?= h($token !== '' ? $token : '(unset: is IDSession On here?)') ?></code></td></tr>
 <tr><th align="left">SESSION_LOG_ID</th><td><code><?= h($log_id) ?></code></td></tr>
+<tr><th align="left">SESSION_EXPIRES</th>
+    <td><code><?= h($expires) ?></code><?= $expires !== ''
+        ? ' (' . h(gmdate('H:i:s', (int)$expires)) . ' UTC, in '
+          . h((string)((int)$expires - time())) . ' s unless you come back)' : '' ?></td></tr>
 <tr><th align="left">where it came from</th>
     <td><?= $new ? 'minted by this request: the response carries a Set-Cookie with it'
                  : 'read from your cookie: no Set-Cookie this time' ?></td></tr>
 <tr><th align="left">logged in as</th>
     <td><?= $user !== '' ? h($user) : '(nobody: <a href="/login.php">log in</a>)' ?></td></tr>
 </table>
-<p>Reload: the token stays the same.
+<?php if ($expired !== ''): ?>
+<p><strong>Your previous session ended (<?= h($expired) ?>)</strong>: this is
+a new one.</p>
+<?php endif; ?>
+<p>Reload: the token stays the same, and every 15 s of activity the stamp in
+the cookie is renewed.  Leave the page alone for a minute, reload, and the
+session has ended.
 <a href="/reset">Reset the session</a>: the token changes, and a login bound
 to the old token is gone.</p>
 <form method="post" action="/reset?next=/">

@@ -59,12 +59,22 @@ chmod 755 "$root" "$root/run"
 if [ "$(id -u)" = 0 ]; then chown "$user:$group" "$root/state"; fi
 chmod 700 "$root/state"
 
+# The signing secret (demo.conf: IDSessionSecret file:), made once and kept:
+# a new one would end every session of an earlier run.  Readable by its
+# owner only; httpd reads its configuration before it drops privileges.
+secret=$root/conf/idsession.secret
+if [ ! -s "$secret" ]; then
+    (umask 077; head -c 48 /dev/urandom | base64 -w0 > "$secret")
+fi
+chmod 600 "$secret"
+
 # sed replacement text: escape \, & and the | delimiter.
 quote() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 sed -e "s|@SERVERROOT@|$(quote "$root")|g" \
     -e "s|@DEMO@|$(quote "$docroot")|g" \
     -e "s|@MODULE@|$(quote "$module")|g" \
     -e "s|@STATE@|$(quote "$root/state")|g" \
+    -e "s|@SECRET@|$(quote "$secret")|g" \
     -e "s|@PORT@|$port|g" \
     -e "s|@USER@|$user|g" \
     -e "s|@GROUP@|$group|g" \
@@ -83,7 +93,8 @@ base=http://127.0.0.1:$port
 cat <<MSG
 mod_idsession demo on $base/ (Ctrl-C stops it)
 
-  $base/                  PHP page: SESSION_TOKEN, SESSION_LOG_ID
+  $base/                  PHP page: SESSION_TOKEN, SESSION_LOG_ID, SESSION_EXPIRES
+                          (idle for 60 s, reload: the session has ended)
   $base/cgi-bin/index.cgi CGI page: the same token
   $base/login.php         login without a redirect (user demo, password demo)
   $base/reset             new token, then back to /

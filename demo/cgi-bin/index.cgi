@@ -10,6 +10,8 @@ html() {
 token=${SESSION_TOKEN-}
 new=${SESSION_TOKEN_NEW-}
 log_id=${SESSION_LOG_ID-}
+expires=${SESSION_EXPIRES-}
+expired=${SESSION_EXPIRED-}
 if [ -z "$token" ]; then
     token='(unset: is IDSession On here?)'
 fi
@@ -30,8 +32,13 @@ cat <<HTML
 <table>
 <tr><th align="left">SESSION_TOKEN</th><td><code>$(html "$token")</code></td></tr>
 <tr><th align="left">SESSION_LOG_ID</th><td><code>$(html "$log_id")</code></td></tr>
+<tr><th align="left">SESSION_EXPIRES</th><td><code>$(html "$expires")</code></td></tr>
 <tr><th align="left">where it came from</th><td>$(html "$origin")</td></tr>
 </table>
+$(if [ -n "$expired" ]; then
+    printf '<p><strong>Your previous session ended (%s)</strong>: this is a new one.</p>' \
+        "$(html "$expired")"
+fi)
 <p>Reload: the token stays the same.
 <a href="/reset?next=/cgi-bin/index.cgi">Reset the session</a>: the token changes.</p>
 <form method="post" action="/reset?next=/cgi-bin/index.cgi">

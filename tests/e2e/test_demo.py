@@ -20,7 +20,8 @@ from idshttpd import log_id
 
 REPO = idshttpd.REPO
 DEMO = REPO / "scripts" / "demo.sh"
-TOKEN = re.compile(r"<code>([A-Za-z0-9_-]{43})</code>")
+# The demo signs tokens (R.T) and ends idle sessions: the cookie is R.T.S.
+TOKEN = re.compile(r"<code>([A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22})</code>")
 
 
 class Demo:
@@ -121,6 +122,11 @@ def session_cookie(r):
     return cs[0].value if cs else None
 
 
+def tok(value):
+    """SESSION_TOKEN of a cookie value R.T.S: without the stamp."""
+    return value.rsplit(".", 1)[0]
+
+
 def shown_token(r):
     m = TOKEN.search(r.body)
     assert m, r.body
@@ -138,8 +144,8 @@ def test_php_page_shows_the_minted_token(demo):
     r = demo.get("/")
     assert r.status == 200
     token = session_cookie(r)
-    assert token and shown_token(r) == token
-    assert "<code>%s</code>" % log_id(token) in r.body
+    assert token and shown_token(r) == tok(token)
+    assert "<code>%s</code>" % log_id(tok(token)) in r.body
     assert "minted by this request" in r.body
     assert 'href="/reset' in r.body
 
@@ -149,8 +155,8 @@ def test_cgi_page_shows_the_same_token(demo):
     r = demo.get("/cgi-bin/index.cgi", cookie=token)
     assert r.status == 200
     assert session_cookie(r) is None
-    assert shown_token(r) == token
-    assert "<code>%s</code>" % log_id(token) in r.body
+    assert shown_token(r) == tok(token)
+    assert "<code>%s</code>" % log_id(tok(token)) in r.body
     assert "read from your cookie" in r.body
     assert 'href="/reset' in r.body
 
@@ -161,7 +167,7 @@ def test_reset_link_swaps_the_token(demo):
     assert r.status == 302 and r.header("Location") == "/cgi-bin/index.cgi"
     new = session_cookie(r)
     assert new and new != token
-    assert shown_token(demo.get("/cgi-bin/index.cgi", cookie=new)) == new
+    assert shown_token(demo.get("/cgi-bin/index.cgi", cookie=new)) == tok(new)
 
 
 def test_reset_is_refused_cross_site(demo):
@@ -191,11 +197,11 @@ def test_login_rotates_the_session_in_one_response(demo):
     after = session_cookie(r)
     assert after and after != before
     assert r.header("IDSession-Reset") is None
-    assert "<code>%s</code>" % after in r.body
+    assert "<code>%s</code>" % tok(after) in r.body
 
     # The new token is the session from now on, and it is the one logged in.
     home = demo.get("/", cookie=after)
-    assert session_cookie(home) is None and shown_token(home) == after
+    assert session_cookie(home) is None and shown_token(home) == tok(after)
     assert re.search(r"logged in as</th>\s*<td>demo</td>", home.body)
     # The token from before the login never became a logged-in session.
     old = demo.get("/", cookie=before)
@@ -203,6 +209,32 @@ def test_login_rotates_the_session_in_one_response(demo):
     # Logging out is a reset.
     out = session_cookie(demo.get("/reset", cookie=after))
     assert re.search(r"logged in as</th>\s*<td>\(nobody", demo.get("/", cookie=out).body)
+
+
+def test_sessions_end_after_a_minute_idle(demo):
+    """The demo signs tokens with a secret that demo.sh generated (mode 600) and ends a
+    session after 60 s without renewal; both pages show SESSION_EXPIRES."""
+    secret = demo.root / "serverroot" / "conf" / "idsession.secret"
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_text().strip()) >= 32
+    r = demo.get("/")
+    value = session_cookie(r)
+    created = int(time.time())
+    m = re.search(r"SESSION_EXPIRES</th>\s*<td><code>(\d+)</code>", r.body)
+    assert m and abs(int(m.group(1)) - (created + 60)) <= 2, r.body
+    r = demo.get("/cgi-bin/index.cgi", cookie=value)
+    assert re.search(r"SESSION_EXPIRES</th><td><code>%s</code>" % m.group(1), r.body), r.body
+    # A stamp from more than 60 s ago, signed with the demo's own secret: ended.
+    import base64, hashlib, hmac, struct
+    t = tok(value)
+    old = int(time.time()) - 61
+    times = struct.pack(">QQ", old, old)
+    mac = hmac.new(secret.read_text().strip().encode(),
+                   b"mod_idsession stamp v1\0" + times + t.encode(), hashlib.sha256).digest()
+    stale = t + "." + base64.urlsafe_b64encode(times + mac[:16]).rstrip(b"=").decode()
+    r = demo.get("/", cookie=stale)
+    assert "Your previous session ended" in r.body and shown_token(r) != t
+    r = demo.get("/cgi-bin/index.cgi", cookie=stale)
+    assert "Your previous session ended" in r.body
 
 
 def test_php_cgi_is_not_reachable_directly(demo):
