@@ -39,7 +39,10 @@ Environment (defaults in brackets):
   IDS_MODULE              the module to load [.libs/mod_idsession.so]
 """
 
+import base64
 import datetime
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -47,6 +50,7 @@ import secrets
 import shutil
 import statistics
 import string
+import struct
 import subprocess
 import sys
 import time
@@ -90,12 +94,27 @@ OLD_SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
 BASELINE_COOKIE = "_session=" + "".join(secrets.choice(ALNUM + "-_") for _ in range(43))
 
 IDS_LOAD = "LoadModule idsession_module {module}\n"
+TIMEOUTS_CONF = ("IDSession On\nIDSessionSecret file:secret\n"
+                 "IDSessionIdleTimeout 1800\nIDSessionMaxLifetime 43200\n")
+
+
+def old_stamp(cookie, age=400):
+    """cookie (_session=R.T.S) with its stamp re-signed as created and renewed age
+    seconds ago (the README's layout), so that the module renews it."""
+    name, value = cookie.split("=", 1)
+    tok = value.rsplit(".", 1)[0]
+    t = int(time.time()) - age
+    times = struct.pack(">QQ", t, t)
+    mac = hmac.new(SECRET.encode(), b"mod_idsession stamp v1\0" + times + tok.encode(),
+                   hashlib.sha256).digest()[:16]
+    return "%s=%s.%s" % (name, tok,
+                         base64.urlsafe_b64encode(times + mac).rstrip(b"=").decode())
 
 
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
                  files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True,
-                 secrets=None):
+                 secrets=None, renew=False):
         self.key = key
         self.title = title
         self.modules = modules
@@ -108,6 +127,7 @@ class Variant:
         self.note = note
         self.paths = paths              # the callgrind paths measured
         self.wrk = wrk                  # measured with wrk too
+        self.renew = renew              # hot cookie with an old stamp: every request renews
 
 
 # A Set-Cookie of the size mod_idsession sends by default.
@@ -168,6 +188,16 @@ VARIANTS = [
             note="signed with a second (verify-only) secret, IDSessionHeader, "
                  "IDSessionAppReset On (a next token minted per request), MaxAge, Domain, "
                  "SameSite=Strict, Secure"),
+    Variant("ids-timeouts", "idsession signed + timeouts", modules=IDS_LOAD,
+            conf=TIMEOUTS_CONF, secrets={"secret": SECRET}, cookie="_session",
+            needs_module=True,
+            note="IDSessionIdleTimeout 1800, IDSessionMaxLifetime 43200: the cookie is "
+                 "token.stamp (issue 12)"),
+    Variant("ids-renew", "idsession timeouts, renewal", modules=IDS_LOAD,
+            conf=TIMEOUTS_CONF, secrets={"secret": SECRET}, cookie="_session",
+            needs_module=True, paths=("hot",), wrk=False, renew=True,
+            note="the hot cookie's stamp is 400 s old (renew interval 300 s), so every "
+                 "request verifies it and answers with a renewed one (callgrind only)"),
 ]
 
 
@@ -206,12 +236,14 @@ def fetch_hot_cookie(v, port, problems):
     if status != 200 or not mine:
         raise RuntimeError("%s: %s gave status %d and no %s cookie (headers: %s)"
                            % (v.title, v.issue_path, status, v.cookie, headers))
-    cookie = mine[0]
+    cookie = old_stamp(mine[0]) if v.renew else mine[0]
     status, headers, _ = http_get(port, FILE, {"Cookie": cookie})
     again = [c for c in set_cookies(headers) if c.split("=", 1)[0] == v.cookie]
     if status != 200:
         raise RuntimeError("%s: hot request answered %d" % (v.title, status))
-    if again:
+    if v.renew and (not again or again[0].split(".")[0] != cookie.split(".")[0]):
+        problems.append("%s: the old stamp was not renewed with the same token" % v.title)
+    elif again and not v.renew:
         problems.append("%s: the hot path answers with a new cookie (%s...)"
                         % (v.title, again[0][:20]))
     status, headers, _ = http_get(port, FILE)
