@@ -819,11 +819,9 @@ static int ids_no_session_keys(const apr_table_t *t)
     return 1;
 }
 
-/* SESSION_TOKEN, SESSION_STORE_KEY, SESSION_LOG_ID and SESSION_TOKEN_NEW
- * into t.  A
- * SESSION_TOKEN_NEW or SESSION_TOKEN_NEXT from elsewhere (a server-context
- * RewriteRule's E=, say) goes; ids_publish sets the next token again where
- * one is offered. */
+/* SESSION_CREATED, SESSION_EXPIRES and SESSION_EXPIRED into t, replacing
+ * or removing what was there, like ids_put_token_vars: whatever an internal
+ * redirect copied or a RewriteRule's E= planted is not the module's. */
 static IDS_NOINLINE void ids_put_time_vars(apr_table_t *t,
                                            const ids_state *st)
 {
@@ -843,6 +841,11 @@ static IDS_NOINLINE void ids_put_time_vars(apr_table_t *t,
     }
 }
 
+/* SESSION_TOKEN, SESSION_STORE_KEY, SESSION_LOG_ID and SESSION_TOKEN_NEW
+ * (and the time variables) into t.  A
+ * SESSION_TOKEN_NEW or SESSION_TOKEN_NEXT from elsewhere (a server-context
+ * RewriteRule's E=, say) goes; ids_publish sets the next token again where
+ * one is offered. */
 static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
 {
     if (ids_no_session_keys(t)) {

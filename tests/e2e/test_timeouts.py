@@ -81,6 +81,11 @@ CONF = r"""
 <Location /plain>
     IDSession On
 </Location>
+<Location /maxonly>
+    IDSession On
+    IDSessionMaxLifetime 2
+    IDSessionCookieMaxAge 0
+</Location>
 <Location /reset>
     IDSession On
     IDSessionIdleTimeout 3
@@ -126,7 +131,8 @@ def split(value):
 @pytest.fixture(scope="module")
 def httpd(httpd_module_factory):
     h = httpd_module_factory(conf=CONF, cgi=True, modules=["include"])
-    for d in ("t", "idle", "life", "adopt", "adopt-past", "rot", "rot/new", "plain"):
+    for d in ("t", "idle", "life", "adopt", "adopt-past", "rot", "rot/new", "plain",
+              "maxonly"):
         h.write_cgi(d + "/env.cgi", ENV)
     h.write("idle/page.shtml", SSI)
     return h
@@ -213,6 +219,22 @@ def test_lifetime_expiry_while_renewing(httpd):
     wait_until(created + 3)
     r, env = get(httpd, "/life/env.cgi", v)
     assert env["SESSION_EXPIRED"] == "lifetime" and split(one_cookie(r).value)[0] != tok
+
+
+def test_lifetime_alone_never_renews(httpd):
+    """IDSessionMaxLifetime without an idle timeout: the stamp is written once, and
+    IDSessionCookieMaxAge 0 keeps a browser-session cookie."""
+    r, env = get(httpd, "/maxonly/env.cgi")
+    c = one_cookie(r)
+    assert c.attr("Max-Age") is None
+    created, _ = STAMP_TIMES(c.value, [S1.encode()])
+    assert env["SESSION_EXPIRES"] == str(created + 2)
+    wait_until(created + 1)
+    r, env = get(httpd, "/maxonly/env.cgi", c.value)
+    assert r.set_cookies(NAME) == [] and env["SESSION_TOKEN"] == split(c.value)[0]
+    wait_until(created + 2)
+    r, env = get(httpd, "/maxonly/env.cgi", c.value)
+    assert env["SESSION_EXPIRED"] == "lifetime"
 
 
 def test_invalid_stamps(httpd):
