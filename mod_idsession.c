@@ -73,6 +73,11 @@ typedef enum {
 #define IDS_PREFIX_HTTP      4          /* HttpOnly */
 typedef int ids_prefix;
 
+/* How a request's Origin or Referer relates to its own origin. */
+#define IDS_REL_SAME_ORIGIN  0
+#define IDS_REL_SAME_SITE    1
+#define IDS_REL_CROSS_SITE   2
+
 /* Who may use the reset handler (IDSessionResetFrom). */
 typedef enum {
     IDS_FROM_SAME_ORIGIN = 0,
@@ -630,11 +635,21 @@ static void ids_set_rules(ids_state *st, const ids_dir_conf *c)
  * any.  Weaker rules take a stronger token, so a handler behind an internal
  * redirect (php-cgi through mod_actions, under the server's settings)
  * keeps the session of the location that was asked for. */
-static int ids_rules_accept(const ids_state *st, const ids_dir_conf *c)
+static int ids_rules_accept(request_rec *r, const ids_state *st,
+                            const ids_dir_conf *c)
 {
     apr_size_t nbytes = ids_token_bytes(c);
+    const char *why;
 
     if (nbytes > st->rule_nbytes) {
+        return 0;
+    }
+    /* Timeouts are rules too: a chain read without a stamp, or whose
+     * session has ended under c's timeouts, is not handed over. */
+    if (ids_timed(c) && (!st->timed
+                         || apr_time_sec(r->request_time)
+                            >= ids_session_end(c, st->created, st->renewed,
+                                               &why))) {
         return 0;
     }
     if (c->ring == st->rule_ring || c->ring == NULL || c->ring->n == 0) {
@@ -1026,7 +1041,7 @@ static IDS_NOINLINE void ids_withhold(request_rec *r, const ids_state *st,
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "the session token of this request chain (log id %s) was "
                   "read under other rules, which those of %s refuse: no "
-                  "token here", st->log_id, r->uri);
+                  "token here", st->log_id, ap_escape_logitem(r->pool, r->uri));
 }
 
 /* Adds the filter of handle h to r unless it is there already. */
@@ -1056,6 +1071,8 @@ static void ids_ensure_filters(request_rec *r, const ids_state *st)
     ids_ensure_filter(r, ids_late_handle);
 }
 
+static int ids_relation(request_rec *r, const char *url);
+
 /* The SameSite value a browser applies: without the attribute, Lax. */
 static ids_samesite ids_samesite_of(const ids_dir_conf *c)
 {
@@ -1070,9 +1087,17 @@ static ids_samesite ids_samesite_of(const ids_dir_conf *c)
 static int ids_cookie_withheld(request_rec *r, const ids_dir_conf *c)
 {
     const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
-    const char *mode, *dest;
+    const char *mode, *dest, *origin;
 
-    if (site == NULL || strcasecmp(site, "cross-site") != 0) {
+    if (site == NULL) {
+        /* Over plain HTTP browsers send no Fetch Metadata, but a form
+         * POST or fetch() from another site still carries Origin. */
+        origin = r->method_number == M_GET ? NULL
+                 : apr_table_get(r->headers_in, "Origin");
+        return origin && ids_relation(r, origin) == IDS_REL_CROSS_SITE
+               && ids_samesite_of(c) != IDS_SAMESITE_NONE;
+    }
+    if (strcasecmp(site, "cross-site") != 0) {
         return 0;
     }
     switch (ids_samesite_of(c)) {
@@ -1259,12 +1284,24 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         ids_scan_cookies(r->headers_in, &s);
 
         if (s.v && !s.checked) {
-            /* The memo's own token: its strings serve the request, which
-             * ends before the next one on the connection can change them. */
-            st = ids_state_new(root, 0);
-            st->token = s.memo->timed ? s.memo->bare : s.memo->token;
-            st->store_key = s.memo->store_key;
-            st->log_id = s.memo->log_id;
+            /* The memo's own token.  Its strings are copied: with
+             * pipelining, the next request on the connection may change
+             * the memo before this one is logged. */
+            const char *tok = s.memo->timed ? s.memo->bare : s.memo->token;
+            apr_size_t tlen = s.memo->timed ? strlen(tok) : s.memo->len;
+            char *buf;
+
+            st = ids_state_new(root, tlen + 1 + IDS_STORE_KEY_CHARS + 1
+                                     + IDS_LOG_ID_CHARS + 1);
+            buf = (char *)(st + 1);
+            memcpy(buf, tok, tlen + 1);
+            st->token = buf;
+            buf += tlen + 1;
+            memcpy(buf, s.memo->store_key, IDS_STORE_KEY_CHARS + 1);
+            st->store_key = buf;
+            buf += IDS_STORE_KEY_CHARS + 1;
+            memcpy(buf, s.memo->log_id, IDS_LOG_ID_CHARS + 1);
+            st->log_id = buf;
             st->rule_ring = s.ring;
             st->rule_nbytes = s.nbytes;
             if (s.timed) {
@@ -1317,7 +1354,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     else if (st->failed) {
         return NULL;
     }
-    else if (!ids_rules_accept(st, c)) {
+    else if (!ids_rules_accept(r, st, c)) {
         return &ids_refused;
     }
     if (c->app_reset == 1 && st->next == NULL) {
@@ -1341,6 +1378,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
     ids_set_rules(st, c);
     st->minted = 1;
     st->withheld = 0;
+    st->expired = NULL;
     /* A new session: its own created time. */
     st->timed = ids_timed(c);
     if (st->timed) {
@@ -1568,7 +1606,7 @@ static IDS_NOINLINE void ids_recheck(request_rec *r, ids_state *st)
 
     ids_strip_client_header(r);
     if (st->token && !st->failed) {
-        if (c->enabled == 1 && !ids_rules_accept(st, c)) {
+        if (c->enabled == 1 && !ids_rules_accept(r, st, c)) {
             ids_withhold(r, st, c);
         }
         else {
@@ -1586,9 +1624,8 @@ static void ids_insert_filter(request_rec *r)
 {
     ids_state *st;
 
-    if (r->main != NULL) {
-        return;
-    }
+    /* Subrequests too: an SSI include of a directory is fast-redirected
+     * by mod_dir like a main request. */
     if ((st = ids_state_get(r)) == NULL) {
         /* No session, but maybe a fast redirect into IDSessionHeader. */
         ids_strip_client_header(r);
@@ -1597,6 +1634,9 @@ static void ids_insert_filter(request_rec *r)
     /* A subrequest ran fixups after r's: a fast redirect, perhaps. */
     if (st->done != r) {
         ids_recheck(r, st);
+    }
+    if (r->main != NULL) {
+        return;
     }
     /* Nothing has added the filters to r yet: the optional functions run
      * later, in the handler. */
@@ -1712,7 +1752,8 @@ static const char *ids_site_of(const char *host)
 {
     const char *last = strrchr(host, '.'), *p;
 
-    if (last == NULL || strchr(host, ':') || apr_isdigit(last[1])) {
+    if (last == NULL || last == host || strchr(host, ':')
+        || apr_isdigit(last[1])) {
         return host;
     }
     for (p = last - 1; p > host && p[-1] != '.'; p--) {
@@ -1721,16 +1762,39 @@ static const char *ids_site_of(const char *host)
     return p > host ? p : host;
 }
 
+/* How the origin of url (an Origin or Referer value) relates to the
+ * request's own: scheme, host and port as httpd sees them; same-site
+ * compares schemes and registrable domains.  "null" and anything that does
+ * not parse are cross-site. */
+static int ids_relation(request_rec *r, const char *url)
+{
+    const char *host = ap_get_server_name(r);   /* IPv6 without [] */
+    apr_uri_t uri;
+    apr_port_t port;
+
+    if (apr_uri_parse(r->pool, url, &uri) != APR_SUCCESS
+        || uri.scheme == NULL || uri.hostname == NULL
+        || strcasecmp(uri.scheme, ap_http_scheme(r)) != 0) {
+        return IDS_REL_CROSS_SITE;
+    }
+    port = uri.port ? uri.port : apr_uri_port_of_scheme(uri.scheme);
+    if (!strcasecmp(uri.hostname, host) && port == ap_get_server_port(r)) {
+        return IDS_REL_SAME_ORIGIN;
+    }
+    return strcasecmp(ids_site_of(uri.hostname), ids_site_of(host)) == 0
+           ? IDS_REL_SAME_SITE : IDS_REL_CROSS_SITE;
+}
+
 /* Why the request may not reset the session (IDSessionResetFrom), or NULL:
- * Sec-Fetch-Site when the browser sends it, else Origin compared with the
- * request's own origin; with neither (curl, scripts), NULL. */
+ * Sec-Fetch-Site when the browser sends it; else Origin, else Referer,
+ * compared with the request's own origin (browsers send Fetch Metadata
+ * over HTTPS only); with none of them (curl, scripts), NULL. */
 static const char *ids_reset_refusal(request_rec *r, const ids_dir_conf *c)
 {
     int from = c->reset_from == IDS_UNSET ? IDS_FROM_SAME_ORIGIN
                                           : c->reset_from;
-    const char *site, *origin, *scheme, *host;
-    apr_uri_t uri;
-    apr_port_t port;
+    const char *site, *hdr = "Origin", *url;
+    int rel;
 
     if (from == IDS_FROM_ANY) {
         return NULL;
@@ -1744,27 +1808,21 @@ static const char *ids_reset_refusal(request_rec *r, const ids_dir_conf *c)
         return apr_psprintf(r->pool, "Sec-Fetch-Site: %s",
                             ap_escape_logitem(r->pool, site));
     }
-    origin = apr_table_get(r->headers_in, "Origin");
-    if (origin == NULL) {
+    url = apr_table_get(r->headers_in, hdr);
+    if (url == NULL) {
+        hdr = "Referer";
+        url = apr_table_get(r->headers_in, hdr);
+    }
+    if (url == NULL) {
         return NULL;
     }
-    if (apr_uri_parse(r->pool, origin, &uri) != APR_SUCCESS
-        || uri.scheme == NULL || uri.hostname == NULL) {
-        return apr_psprintf(r->pool, "Origin: %s",
-                            ap_escape_logitem(r->pool, origin));
-    }
-    scheme = ap_http_scheme(r);
-    host = ap_get_server_name(r);       /* an IPv6 literal without [] */
-    port = uri.port ? uri.port : apr_uri_port_of_scheme(uri.scheme);
-    if (!strcasecmp(uri.scheme, scheme)
-        && (from == IDS_FROM_SAME_SITE
-            ? !strcasecmp(ids_site_of(uri.hostname), ids_site_of(host))
-            : !strcasecmp(uri.hostname, host)
-              && port == ap_get_server_port(r))) {
+    rel = ids_relation(r, url);
+    if (rel == IDS_REL_SAME_ORIGIN
+        || (rel == IDS_REL_SAME_SITE && from == IDS_FROM_SAME_SITE)) {
         return NULL;
     }
-    return apr_psprintf(r->pool, "Origin: %s is not %s",
-                        ap_escape_logitem(r->pool, origin),
+    return apr_psprintf(r->pool, "%s: %s is not %s", hdr,
+                        ap_escape_logitem(r->pool, url),
                         from == IDS_FROM_SAME_SITE ? "same-site"
                                                    : "this origin");
 }

@@ -123,6 +123,7 @@ def chain(httpd_module_factory):
     front.write("ssi/inc2.shtml", 'BEGIN\n<!--#include virtual="/app2/frag" -->END\n')
     front.write("ssi/inc2on.shtml", 'BEGIN\n<!--#include virtual="/app2on/frag" -->END\n')
     front.write("ssi/inc2cgi.shtml", '<!--#include virtual="/app2cgi/echo.cgi" -->')
+    front.write("ssi/inc3.shtml", '<!--#include virtual="/app3/" -->')
     front.write_cgi("app2cgi/echo.cgi", FRONT_ECHO)
     front.write_cgi("app3/index.cgi", FRONT_ECHO)
     front.write("app3p/index.x", "never served from here\n")
@@ -209,6 +210,18 @@ def test_ssi_include_into_cgi_strips_client_header(chain):
     assert r.status == 200, r
     e = r.env()
     assert e["SCRIPT_NAME"] == "/app2cgi/echo.cgi", r.body
+    assert e["HTTP_X_SESSION_TOKEN"] == UNSET
+
+
+def test_ssi_include_of_fast_redirected_directory_strips_client_header(chain):
+    """The review's M1: an SSI page includes the directory /app3/, which mod_dir
+    fast-redirects (inside the subrequest) to index.cgi, the only place with
+    IDSessionHeader: that CGI must not see the client's value either."""
+    front, _ = chain
+    r = front.curl("/ssi/inc3.shtml", headers=EVIL)
+    assert r.status == 200, r
+    e = r.env()
+    assert e["SCRIPT_NAME"] == "/app3/index.cgi", r.body
     assert e["HTTP_X_SESSION_TOKEN"] == UNSET
 
 

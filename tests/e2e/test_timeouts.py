@@ -25,7 +25,8 @@ SX = "a-secret-no-server-here-knows-0123456789-qrst"
 ENV = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
 for v in SESSION_TOKEN SESSION_TOKEN_NEW SESSION_LOG_ID SESSION_STORE_KEY \\
-         SESSION_CREATED SESSION_EXPIRES SESSION_EXPIRED; do
+         SESSION_CREATED SESSION_EXPIRES SESSION_EXPIRED REDIRECT_SESSION_TOKEN \\
+         SCRIPT_NAME; do
     eval "printf '%s=%s\\n' $v \\"\\${$v-<unset>}\\""
 done
 """
@@ -81,6 +82,9 @@ CONF = r"""
 <Location /plain>
     IDSession On
 </Location>
+<Directory @DOCROOT@/plain>
+    ErrorDocument 404 /t/env.cgi
+</Directory>
 <Location /maxonly>
     IDSession On
     IDSessionMaxLifetime 2
@@ -441,3 +445,18 @@ def test_startup_fails_without_secret(httpd_factory):
                            "</Location>\n", start=False)
     with pytest.raises(Exception):
         h.start()
+
+
+def test_unstamped_chain_not_handed_to_timed_location(httpd):
+    """The review's M2: timeouts are rules too.  A chain read where no timeout applies
+    accepts a bare R.T (here one whose stamp was stripped); its ErrorDocument in a timed
+    location must not hand that session over: no SESSION_* there, no new cookie."""
+    r0, _ = get(httpd, "/t/env.cgi")
+    bare = split(r0.set_cookies(NAME)[0].value)[0]
+    r = httpd.curl("/plain/missing.html", cookie_header=NAME + "=" + bare)
+    assert r.status == 404, r
+    e = r.env()
+    assert e["SCRIPT_NAME"] == "/t/env.cgi", r.body
+    assert e["SESSION_TOKEN"] == UNSET and e["REDIRECT_SESSION_TOKEN"] == UNSET
+    assert r.set_cookies(NAME) == []
+
