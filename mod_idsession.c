@@ -1566,6 +1566,22 @@ static int ids_strip_client_header(request_rec *r)
     return DECLINED;
 }
 
+/* A timeout where no secret applies: sections that the startup check
+ * cannot see (regex, <Files>, <If>) can bring it.  Sessions would never
+ * end there, so the request fails instead, and says why. */
+static IDS_NOINLINE int ids_untimed_refusal(request_rec *r)
+{
+    if (ids_warn_due(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "%s: IDSessionIdleTimeout or IDSessionMaxLifetime "
+                      "applies here, but no IDSessionSecret does, so "
+                      "sessions could not end: answering 500 (logged at "
+                      "most once a minute)",
+                      ap_escape_logitem(r->pool, r->uri));
+    }
+    return r->prev ? DECLINED : HTTP_INTERNAL_SERVER_ERROR;
+}
+
 static int ids_fixups(request_rec *r)
 {
     const ids_dir_conf *c = ids_conf(r);
@@ -1580,6 +1596,10 @@ static int ids_fixups(request_rec *r)
             st->done = r;
         }
         return DECLINED;
+    }
+    if ((c->idle_timeout > 0 || c->max_lifetime > 0)
+        && (c->ring == NULL || c->ring->n == 0)) {
+        return ids_untimed_refusal(r);
     }
     st = ids_session(r, c);
     if (st == NULL) {

@@ -460,3 +460,23 @@ def test_unstamped_chain_not_handed_to_timed_location(httpd):
     assert e["SESSION_TOKEN"] == UNSET and e["REDIRECT_SESSION_TOKEN"] == UNSET
     assert r.set_cookies(NAME) == []
 
+
+
+def test_timeout_without_secret_in_a_files_section_fails_closed(httpd_factory):
+    """A timeout that only a <FilesMatch> (invisible to the startup check) brings, with no
+    IDSessionSecret anywhere: sessions could not end there, so the request answers 500
+    and the error log says why, once a minute at most (the review's L1)."""
+    h = httpd_factory(conf='IDSession On\n<FilesMatch "\\.cgi$">\n    IDSessionIdleTimeout 60\n'
+                           '</FilesMatch>\n', cgi=True, start=False)
+    h.write_cgi("f/env.cgi", ENV)
+    h.write("f/page.html", "static\n")
+    h.expect_log(r"\[idsession:error\].*IDSessionIdleTimeout or IDSessionMaxLifetime "
+                 r"applies here, but no IDSessionSecret")
+    h.start()
+    for _ in range(2):
+        r = h.curl("/f/env.cgi")
+        assert r.status == 500 and r.set_cookies(NAME) == [], r
+    # the rest of the site, without the timeout, works as before
+    assert len(h.curl("/f/page.html").set_cookies(NAME)) == 1
+    errs = [l for l in h.log_lines() if "no IDSessionSecret" in l]
+    assert 1 <= len(errs) <= 2, errs        # once a minute per process
