@@ -34,6 +34,7 @@ module AP_MODULE_DECLARE_DATA idsession_module;
 APLOG_USE_MODULE(idsession);
 
 #define IDS_UNSET            (-1)
+#define IDS_ADOPT_NONE       (-2)       /* IDSessionAdoptUntil none */
 #define IDS_DEFAULT_PATH     "/"
 #define IDS_DEFAULT_REDIRECT "/"
 #define IDS_HANDLER          "idsession-reset"
@@ -115,7 +116,8 @@ typedef struct {
     apr_int64_t idle_timeout;   /* seconds; 0: off */
     apr_int64_t max_lifetime;   /* seconds; 0: off */
     apr_int64_t renew_interval; /* seconds; IDS_UNSET: from idle_timeout */
-    apr_int64_t adopt_until;    /* Unix seconds; IDS_UNSET: no adoption */
+    apr_int64_t adopt_until;    /* Unix seconds; IDS_UNSET (inherit) and
+                                 * IDS_ADOPT_NONE: no adoption */
 } ids_dir_conf;
 
 /* The session of one request chain (main request, its subrequests and
@@ -1204,7 +1206,7 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
     if (!s->stamped) {
         /* A client that strips the stamp escapes the timeouts only until
          * the adoption window closes. */
-        if (c->adopt_until == IDS_UNSET || now >= c->adopt_until) {
+        if (c->adopt_until < 0 || now >= c->adopt_until) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session cookie without a stamp (log id %s), "
                           "outside IDSessionAdoptUntil: its session has "
@@ -2183,9 +2185,14 @@ static const char *set_adopt_until(cmd_parms *cmd, void *dv, const char *arg)
 {
     ids_dir_conf *c = dv;
 
+    /* none: an inner section ends an outer one's adoption window. */
+    if (!strcasecmp(arg, "none")) {
+        c->adopt_until = IDS_ADOPT_NONE;
+        return NULL;
+    }
     if (ids_parse_utc(arg, &c->adopt_until) != APR_SUCCESS) {
-        return ids_bad(cmd, arg, "is not an RFC 3339 UTC time such as "
-                       "2030-01-31T12:00:00Z");
+        return ids_bad(cmd, arg, "is neither none nor an RFC 3339 UTC time "
+                       "such as 2030-01-31T12:00:00Z");
     }
     return NULL;
 }

@@ -65,6 +65,9 @@ CONF = r"""
     IDSessionIdleTimeout 60
     IDSessionAdoptUntil 2099-12-31T23:59:59Z
 </Location>
+<Location /adopt/none>
+    IDSessionAdoptUntil none
+</Location>
 <Location /adopt-past>
     IDSession On
     IDSessionIdleTimeout 60
@@ -135,7 +138,7 @@ def split(value):
 @pytest.fixture(scope="module")
 def httpd(httpd_module_factory):
     h = httpd_module_factory(conf=CONF, cgi=True, modules=["include"])
-    for d in ("t", "idle", "life", "adopt", "adopt-past", "rot", "rot/new", "plain",
+    for d in ("t", "idle", "life", "adopt", "adopt/none", "adopt-past", "rot", "rot/new", "plain",
               "maxonly"):
         h.write_cgi(d + "/env.cgi", ENV)
     h.write("idle/page.shtml", SSI)
@@ -287,6 +290,9 @@ def test_adoption(httpd):
     # A forged bare token is not adopted, nor reported as expired.
     r, env = get(httpd, "/adopt/env.cgi", signed(SX))
     assert env["SESSION_TOKEN_NEW"] == "1" and env["SESSION_EXPIRED"] == UNSET
+    # An inner section ends the outer one's window with "none".
+    r, env = get(httpd, "/adopt/none/env.cgi", tok)
+    assert env["SESSION_EXPIRED"] == "lifetime" and env["SESSION_TOKEN"] != tok
 
 
 def test_key_rotation(httpd):
@@ -407,6 +413,7 @@ def test_two_servers_share_a_secret(httpd_factory):
     ("IDSessionRenewInterval x", "IDSessionRenewInterval"),
     ("IDSessionAdoptUntil 2030-01-01", "IDSessionAdoptUntil"),
     ("IDSessionAdoptUntil 2030-01-01T00:00:00+02:00", "IDSessionAdoptUntil"),
+    ("IDSessionAdoptUntil never", "IDSessionAdoptUntil"),
     ("IDSessionSecret %s\nIDSessionIdleTimeout 10\nIDSessionRenewInterval 10" % S1,
      "IDSessionRenewInterval"),
     ("IDSessionSecret %s\nIDSessionRenewInterval 20\nIDSessionIdleTimeout 10" % S1,
@@ -436,7 +443,8 @@ def test_configtest_good(configtest):
                          "IDSessionMaxLifetime 86400\nIDSessionRenewInterval 60\n"
                          "IDSessionAdoptUntil 2030-01-01T00:00:00Z\n"
                          "<Location /a>\nIDSessionIdleTimeout 0\nIDSessionMaxLifetime 0\n"
-                         "</Location>\n" % S1)
+                         "</Location>\n<Location /b>\nIDSessionAdoptUntil NONE\n</Location>\n"
+                         % S1)
     assert rc == 0, out
 
 
