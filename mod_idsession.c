@@ -159,15 +159,12 @@ typedef struct {
 typedef struct {
     const ids_keyring *ring;
     apr_size_t nbytes;
-    int timed;                  /* token is token.stamp; bare the token */
+    int timed;                  /* token is the cookie's token.stamp */
     apr_size_t len;
     char token[IDS_TOKEN_MAX_CHARS + 1 + IDS_STAMP_CHARS + 1];
     char store_key[IDS_STORE_KEY_CHARS + 1];
-    char log_id[IDS_LOG_ID_CHARS + 1];
-    /* The stamp's verified times and its token, when timed. */
-    apr_int64_t created;
+    apr_int64_t created;        /* the stamp's verified times, when timed */
     apr_int64_t renewed;
-    char bare[IDS_TOKEN_MAX_CHARS + 1];
 } ids_conn_memo;
 
 /* For the branch of a hook that most requests skip: kept out of line, the
@@ -184,9 +181,11 @@ static ap_filter_rec_t *ids_late_handle;
 /* Whether mod_cache is loaded; set in post_config, read-only afterwards. */
 static int ids_have_cache;
 
-/* When the last rate-limited warning was logged (apr_time_sec), per
- * process; written only on the warning's own rare path. */
-static volatile apr_uint32_t ids_warned_at;
+/* When each rate-limited message was last logged (apr_time_sec), per
+ * process, one word per message so that neither hides the other; written
+ * only on the message's own rare path. */
+static volatile apr_uint32_t ids_unoffered_at;
+static volatile apr_uint32_t ids_untimed_at;
 
 /* Warnings found while reading the configuration, logged once the error
  * log is open (post_config) and by apache2 -t (test_config).  Reset in
@@ -256,12 +255,24 @@ static apr_size_t ids_token_bytes(const ids_dir_conf *c)
                                        : IDS_TOKEN_BYTES_DEFAULT;
 }
 
+/* 1 if c signs tokens: an IDSessionSecret applies. */
+static APR_INLINE int ids_signed(const ids_dir_conf *c)
+{
+    return c->ring != NULL && c->ring->n > 0;
+}
+
+/* 1 if c sets a timeout (IDSessionIdleTimeout, IDSessionMaxLifetime). */
+static APR_INLINE int ids_timeouts_on(const ids_dir_conf *c)
+{
+    return c->idle_timeout > 0 || c->max_lifetime > 0;
+}
+
 /* 1 if sessions under c end: a timeout is on, with a key to stamp them
- * (the startup check refuses a timeout without IDSessionSecret). */
+ * (startup, or ids_fixups for sections it cannot see, refuses a timeout
+ * without IDSessionSecret). */
 static APR_INLINE int ids_timed(const ids_dir_conf *c)
 {
-    return (c->idle_timeout > 0 || c->max_lifetime > 0) && c->ring
-           && c->ring->n > 0;
+    return ids_timeouts_on(c) && ids_signed(c);
 }
 
 /* IDSessionRenewInterval, or its default: a quarter of the idle timeout,
@@ -494,29 +505,14 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
     }
 }
 
-/* The decimal digits of v into buf (21 bytes), without printf's cost on
- * the keep-alive path. */
-static const char *ids_utoa(char *buf, apr_uint64_t v)
-{
-    char *p = buf + 20;
-
-    *p = '\0';
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return p;
-}
-
 /* SESSION_CREATED and SESSION_EXPIRES of st under c, from pool p. */
 static void ids_set_times(apr_pool_t *p, ids_state *st, const ids_dir_conf *c)
 {
-    char *buf = apr_palloc(p, 42);
     const char *why;
 
     st->expires = ids_session_end(c, st->created, st->renewed, &why);
-    st->created_s = ids_utoa(buf, (apr_uint64_t)st->created);
-    st->expires_s = ids_utoa(buf + 21, (apr_uint64_t)st->expires);
+    st->created_s = apr_ltoa(p, (long)st->created);
+    st->expires_s = apr_ltoa(p, (long)st->expires);
 }
 
 /* The cookie's value: the token, with its stamp when st is timed (signed
@@ -654,7 +650,7 @@ static int ids_rules_accept(request_rec *r, const ids_state *st,
                                                &why))) {
         return 0;
     }
-    if (c->ring == st->rule_ring || c->ring == NULL || c->ring->n == 0) {
+    if (c->ring == st->rule_ring || !ids_signed(c)) {
         return 1;
     }
     return ids_token_ok(st->token, strlen(st->token), st->rule_nbytes,
@@ -717,9 +713,13 @@ static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
     return 0;
 }
 
-/* Remembers the connection's verified token and its store key. */
+/* Remembers the cookie value the scan verified (the token, or
+ * token.stamp with the stamp's times) and its store key, so that the next
+ * request on the connection with this cookie skips the HMACs and SHA-256.
+ * An unstamped value under timeouts (adopted) is not kept: its answer
+ * depends on the time. */
 static void ids_memo_store(conn_rec *conn, const ids_scan *s,
-                           const char *token, const char *store_key)
+                           const char *store_key)
 {
     ids_conn_memo *m = ap_get_module_config(conn->conn_config,
                                             &idsession_module);
@@ -730,41 +730,15 @@ static void ids_memo_store(conn_rec *conn, const ids_scan *s,
     }
     m->ring = s->ring;
     m->nbytes = s->nbytes;
-    m->timed = 0;
-    m->len = s->vlen;
-    memcpy(m->token, token, s->vlen + 1);
-    memcpy(m->store_key, store_key, IDS_STORE_KEY_CHARS + 1);
-    ids_log_id_from(m->log_id, store_key);
-}
-
-/* The same for a stamped cookie: the whole value is the hint, and the
- * stamp's times are kept, so that the next request of the connection
- * with this cookie skips both HMACs.  Unstamped (adopted) values are not
- * kept: their answer depends on the time. */
-static IDS_NOINLINE void ids_memo_store_timed(conn_rec *conn,
-                                              const ids_scan *s,
-                                              const char *token,
-                                              apr_size_t tlen,
-                                              const char *store_key)
-{
-    ids_conn_memo *m = ap_get_module_config(conn->conn_config,
-                                            &idsession_module);
-
-    if (m == NULL) {
-        m = apr_palloc(conn->pool, sizeof(*m));
-        ap_set_module_config(conn->conn_config, &idsession_module, m);
-    }
-    m->ring = s->ring;
-    m->nbytes = s->nbytes;
-    m->timed = 1;
+    m->timed = s->timed;
     m->len = s->vlen;
     memcpy(m->token, s->v, s->vlen);
     m->token[s->vlen] = '\0';
-    memcpy(m->bare, token, tlen + 1);
     memcpy(m->store_key, store_key, IDS_STORE_KEY_CHARS + 1);
-    ids_log_id_from(m->log_id, store_key);
-    m->created = (apr_int64_t)s->created;
-    m->renewed = (apr_int64_t)s->renewed;
+    if (s->timed) {
+        m->created = (apr_int64_t)s->created;
+        m->renewed = (apr_int64_t)s->renewed;
+    }
 }
 
 /* 1 if k is "Cookie" in any case: a byte compare per header in place of
@@ -949,27 +923,36 @@ static int ids_same_header(const char *a, const char *b)
     return *a == *b;
 }
 
-/* 1 if k, less any REDIRECT_ prefixes, is the CGI variable of header
- * name: HTTP_ and the name, in any case, '-' and '_' alike. */
-static int ids_is_header_var(const char *k, const char *name)
+/* k less the REDIRECT_ prefixes that internal redirects give the
+ * environment they copy. */
+static const char *ids_unredirected(const char *k)
 {
     while (strncasecmp(k, "REDIRECT_", 9) == 0) {
         k += 9;
     }
+    return k;
+}
+
+/* 1 if k is the CGI variable of header name (REDIRECT_ copies included):
+ * HTTP_ and the name, in any case, '-' and '_' alike. */
+static int ids_is_header_var(const char *k, const char *name)
+{
+    k = ids_unredirected(k);
     return strncasecmp(k, "HTTP_", 5) == 0 && ids_same_header(k + 5, name);
 }
 
-/* Removes every entry of t whose key is name's header (in headers_in) or
- * its CGI variable (in subprocess_env). */
-static void ids_unset_matching(apr_table_t *t, const char *name, int var)
+typedef int (*ids_key_match)(const char *key, const char *arg);
+
+/* Removes every entry of t whose key match(key, arg) accepts. */
+static void ids_unset_where(apr_table_t *t, ids_key_match match,
+                            const char *arg)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     int i;
 
     for (i = arr->nelts - 1; i >= 0; i--) {
-        if (e[i].key && (var ? ids_is_header_var(e[i].key, name)
-                             : ids_same_header(e[i].key, name))) {
+        if (e[i].key && match(e[i].key, arg)) {
             apr_table_unset(t, e[i].key);
             arr = apr_table_elts(t);
             e = (const apr_table_entry_t *)arr->elts;
@@ -984,13 +967,13 @@ static void ids_unset_matching(apr_table_t *t, const char *name, int var)
  * environment. */
 static IDS_NOINLINE void ids_strip_header(request_rec *r, const char *name)
 {
-    ids_unset_matching(r->headers_in, name, 0);
-    ids_unset_matching(r->subprocess_env, name, 1);
+    ids_unset_where(r->headers_in, ids_same_header, name);
+    ids_unset_where(r->subprocess_env, ids_is_header_var, name);
 }
 
-/* 1 if k, less any REDIRECT_ prefixes, is one of the variables this module
+/* 1 if k (REDIRECT_ copies included) is one of the variables this module
  * sets. */
-static int ids_is_session_var(const char *k)
+static int ids_is_session_var(const char *k, const char *unused)
 {
     static const char *const names[] = {
         IDS_ENV_TOKEN, IDS_ENV_NEW, IDS_ENV_NEXT, IDS_ENV_LOG_ID,
@@ -999,9 +982,7 @@ static int ids_is_session_var(const char *k)
     };
     int i;
 
-    while (strncasecmp(k, "REDIRECT_", 9) == 0) {
-        k += 9;
-    }
+    k = ids_unredirected(k);
     for (i = 0; names[i]; i++) {
         if (strcasecmp(k, names[i]) == 0) {
             return 1;
@@ -1010,30 +991,14 @@ static int ids_is_session_var(const char *k)
     return 0;
 }
 
-static void ids_unset_session_vars(apr_table_t *t)
-{
-    const apr_array_header_t *arr = apr_table_elts(t);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    int i;
-
-    for (i = arr->nelts - 1; i >= 0; i--) {
-        if (e[i].key && ids_is_session_var(e[i].key)) {
-            apr_table_unset(t, e[i].key);
-            arr = apr_table_elts(t);
-            e = (const apr_table_entry_t *)arr->elts;
-            i = arr->nelts;
-        }
-    }
-}
-
 /* A request whose own rules refuse the chain's token gets none: not in
  * its variables, nor those an internal redirect or subrequest copied, nor
  * in the header the chain put it in. */
 static IDS_NOINLINE void ids_withhold(request_rec *r, const ids_state *st,
                                       const ids_dir_conf *c)
 {
-    ids_unset_session_vars(r->notes);
-    ids_unset_session_vars(r->subprocess_env);
+    ids_unset_where(r->notes, ids_is_session_var, NULL);
+    ids_unset_where(r->subprocess_env, ids_is_session_var, NULL);
     if (st->header) {
         ids_strip_header(r, st->header);
     }
@@ -1073,7 +1038,44 @@ static void ids_ensure_filters(request_rec *r, const ids_state *st)
     ids_ensure_filter(r, ids_late_handle);
 }
 
-static int ids_relation(request_rec *r, const char *url);
+/* The registrable domain of host, approximated without the Public Suffix
+ * List by its last two labels; an IP address stands for itself. */
+static const char *ids_site_of(const char *host)
+{
+    const char *last = strrchr(host, '.'), *p;
+
+    if (last == NULL || last == host || strchr(host, ':')
+        || apr_isdigit(last[1])) {
+        return host;
+    }
+    for (p = last - 1; p > host && p[-1] != '.'; p--) {
+        continue;
+    }
+    return p > host ? p : host;
+}
+
+/* How the origin of url (an Origin or Referer value) relates to the
+ * request's own: scheme, host and port as httpd sees them; same-site
+ * compares schemes and registrable domains.  "null" and anything that does
+ * not parse are cross-site. */
+static int ids_relation(request_rec *r, const char *url)
+{
+    const char *host = ap_get_server_name(r);   /* IPv6 without [] */
+    apr_uri_t uri;
+    apr_port_t port;
+
+    if (apr_uri_parse(r->pool, url, &uri) != APR_SUCCESS
+        || uri.scheme == NULL || uri.hostname == NULL
+        || strcasecmp(uri.scheme, ap_http_scheme(r)) != 0) {
+        return IDS_REL_CROSS_SITE;
+    }
+    port = uri.port ? uri.port : apr_uri_port_of_scheme(uri.scheme);
+    if (!strcasecmp(uri.hostname, host) && port == ap_get_server_port(r)) {
+        return IDS_REL_SAME_ORIGIN;
+    }
+    return strcasecmp(ids_site_of(uri.hostname), ids_site_of(host)) == 0
+           ? IDS_REL_SAME_SITE : IDS_REL_CROSS_SITE;
+}
 
 /* The SameSite value a browser applies: without the attribute, Lax. */
 static ids_samesite ids_samesite_of(const ids_dir_conf *c)
@@ -1165,26 +1167,30 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
     return st;
 }
 
-/* The state of a verified cookie token.stamp (or a bare token), which the
- * scan found and checked: the token, its keys, and the memo. */
-static IDS_NOINLINE ids_state *ids_found_timed(request_rec *r,
-                                               request_rec *root,
-                                               const ids_scan *s)
+/* The state of a cookie the scan found, for root's chain: its token
+ * (the value less any stamp), with the store key from the memo (key) or
+ * computed (key NULL), and the log id.  Copied, not pointed to: with
+ * pipelining, the next request on the connection may change the memo
+ * before this one is logged. */
+static ids_state *ids_state_found(request_rec *root, const ids_scan *s,
+                                  const char *key)
 {
-    apr_size_t tlen = ids_token_len(s->nbytes, 1);
+    apr_size_t tlen = s->timed ? ids_token_len(s->nbytes, 1) : s->vlen;
     ids_state *st = ids_state_new(root, tlen + 1 + IDS_STORE_KEY_CHARS + 1
                                         + IDS_LOG_ID_CHARS + 1);
-    char *buf = (char *)(st + 1), *key = buf + tlen + 1;
+    char *buf = (char *)(st + 1), *k = buf + tlen + 1;
 
     memcpy(buf, s->v, tlen);
     buf[tlen] = '\0';
-    st->token = buf;
-    st->store_key = key;
-    ids_store_key(buf, tlen, key);
-    st->log_id = ids_log_id_from(key + IDS_STORE_KEY_CHARS + 1, key);
-    if (s->stamped) {
-        ids_memo_store_timed(r->connection, s, buf, tlen, key);
+    if (key) {
+        memcpy(k, key, IDS_STORE_KEY_CHARS + 1);
     }
+    else {
+        ids_store_key(buf, tlen, k);
+    }
+    st->token = buf;
+    st->store_key = k;
+    st->log_id = ids_log_id_from(k + IDS_STORE_KEY_CHARS + 1, k);
     st->rule_ring = s->ring;
     st->rule_nbytes = s->nbytes;
     return st;
@@ -1286,59 +1292,21 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         ids_scan_cookies(r->headers_in, &s);
 
         if (s.v && !s.checked) {
-            /* The memo's own token.  Its strings are copied: with
-             * pipelining, the next request on the connection may change
-             * the memo before this one is logged. */
-            const char *tok = s.memo->timed ? s.memo->bare : s.memo->token;
-            apr_size_t tlen = s.memo->timed ? strlen(tok) : s.memo->len;
-            char *buf;
-
-            st = ids_state_new(root, tlen + 1 + IDS_STORE_KEY_CHARS + 1
-                                     + IDS_LOG_ID_CHARS + 1);
-            buf = (char *)(st + 1);
-            memcpy(buf, tok, tlen + 1);
-            st->token = buf;
-            buf += tlen + 1;
-            memcpy(buf, s.memo->store_key, IDS_STORE_KEY_CHARS + 1);
-            st->store_key = buf;
-            buf += IDS_STORE_KEY_CHARS + 1;
-            memcpy(buf, s.memo->log_id, IDS_LOG_ID_CHARS + 1);
-            st->log_id = buf;
-            st->rule_ring = s.ring;
-            st->rule_nbytes = s.nbytes;
+            /* The memo's own value: no HMAC, no SHA-256. */
+            st = ids_state_found(root, &s, s.memo->store_key);
             if (s.timed) {
                 s.stamped = 1;
                 s.created = (apr_uint64_t)s.memo->created;
                 s.renewed = (apr_uint64_t)s.memo->renewed;
             }
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "session cookie %s found (log id %s)",
-                          s.name, st->log_id);
-        }
-        else if (s.v && s.timed) {
-            st = ids_found_timed(r, root, &s);
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "session cookie %s found (log id %s)",
-                          s.name, st->log_id);
         }
         else if (s.v) {
-            /* The token, its store key and its log id go right after the
-             * state. */
-            char *buf, *key;
-
-            st = ids_state_new(root, s.vlen + 1 + IDS_STORE_KEY_CHARS + 1
-                                     + IDS_LOG_ID_CHARS + 1);
-            buf = (char *)(st + 1);
-            key = buf + s.vlen + 1;
-            memcpy(buf, s.v, s.vlen);
-            buf[s.vlen] = '\0';
-            st->token = buf;
-            st->store_key = key;
-            ids_store_key(buf, s.vlen, key);
-            ids_memo_store(r->connection, &s, st->token, st->store_key);
-            st->log_id = ids_log_id_from(key + IDS_STORE_KEY_CHARS + 1, key);
-            st->rule_ring = s.ring;
-            st->rule_nbytes = s.nbytes;
+            st = ids_state_found(root, &s, NULL);
+            if (!s.timed || s.stamped) {
+                ids_memo_store(r->connection, &s, st->store_key);
+            }
+        }
+        if (st) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session cookie %s found (log id %s)",
                           s.name, st->log_id);
@@ -1506,7 +1474,7 @@ static int ids_is_one(const char *v)
 
 /* The application's IDSession-Reset response header: -1 absent, 1 for
  * "1", 0 for anything else.  It never reaches the client. */
-static int ids_app_header(request_rec *r)
+static int ids_app_header_value(request_rec *r)
 {
     /* apr_table_get answers at once for a table without an 'I' key;
      * err_headers_out is mostly empty. */
@@ -1524,22 +1492,22 @@ static int ids_app_header(request_rec *r)
 
 /* 1 at most once per IDS_WARN_INTERVAL in this process, so that a
  * misconfiguration hit by every request warns without flooding the log. */
-static int ids_warn_due(request_rec *r)
+static int ids_warn_due(request_rec *r, volatile apr_uint32_t *at)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time);
-    apr_uint32_t last = apr_atomic_read32(&ids_warned_at);
+    apr_uint32_t last = apr_atomic_read32(at);
 
     if (last != 0 && now - last < IDS_WARN_INTERVAL) {
         return 0;
     }
-    return apr_atomic_cas32(&ids_warned_at, now, last) == last;
+    return apr_atomic_cas32(at, now, last) == last;
 }
 
 /* The application asked for rotation; the location gave it no next
  * token. */
 static IDS_NOINLINE void ids_app_reset_unoffered(request_rec *r)
 {
-    if (ids_warn_due(r)) {
+    if (ids_warn_due(r, &ids_unoffered_at)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "%s: 1 in the response to %s was dropped and the "
                       "session was NOT rotated: IDSessionAppReset is not On "
@@ -1573,7 +1541,7 @@ static int ids_strip_client_header(request_rec *r)
  * end there, so the request fails instead, and says why. */
 static IDS_NOINLINE int ids_untimed_refusal(request_rec *r)
 {
-    if (ids_warn_due(r)) {
+    if (ids_warn_due(r, &ids_untimed_at)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "%s: IDSessionIdleTimeout or IDSessionMaxLifetime "
                       "applies here, but no IDSessionSecret does, so "
@@ -1599,8 +1567,7 @@ static int ids_fixups(request_rec *r)
         }
         return DECLINED;
     }
-    if ((c->idle_timeout > 0 || c->max_lifetime > 0)
-        && (c->ring == NULL || c->ring->n == 0)) {
+    if (ids_timeouts_on(c) && !ids_signed(c)) {
         return ids_untimed_refusal(r);
     }
     st = ids_session(r, c);
@@ -1673,10 +1640,12 @@ static void ids_insert_error_filter(request_rec *r)
     const ids_state *st;
 
     if (r->main == NULL && (st = ids_state_get(r)) != NULL) {
-        ids_ensure_filters(r, st);
-        if (st->cookie) {
+        /* IDSESSION also puts a Set-Cookie back where mod_headers' error
+         * filter looks (ids_cookie_to_err_headers). */
+        if (st->app || st->cookie) {
             ids_ensure_filter(r, ids_filter_handle);
         }
+        ids_ensure_filter(r, ids_late_handle);
     }
 }
 
@@ -1722,24 +1691,29 @@ static IDS_NOINLINE void ids_app_rotate(request_rec *r, ids_state *st)
                   "replaces %s", st->log_id, old);
 }
 
+/* Takes the application's IDSession-Reset off the response and rotates
+ * when it says 1. */
+static void ids_take_app_header(request_rec *r, ids_state *st)
+{
+    int ask = ids_app_header_value(r);
+
+    if (ask == 1) {
+        ids_app_rotate(r, st);
+    }
+    else if (ask == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      IDS_APP_HEADER " ignored: its value is not 1");
+    }
+}
+
 static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
     ids_state *st = ids_state_get(r);
 
     if (st) {
-        int ask;
-
         ids_cookie_to_err_headers(r, st);
-        ask = ids_app_header(r);
-
-        if (ask == 1) {
-            ids_app_rotate(r, st);
-        }
-        else if (ask == 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          IDS_APP_HEADER " ignored: its value is not 1");
-        }
+        ids_take_app_header(r, st);
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
@@ -1751,60 +1725,13 @@ static apr_status_t ids_late_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     ids_state *st = f->ctx ? f->ctx : ids_state_get(r);
 
     if (st) {
-        int ask = ids_app_header(r);
-
-        if (ask == 1) {
-            ids_app_rotate(r, st);
-        }
-        else if (ask == 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          IDS_APP_HEADER " ignored: its value is not 1");
-        }
+        ids_take_app_header(r, st);
         if (ids_sets_cookie(st)) {
             ids_make_private(r);
         }
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
-}
-
-/* The registrable domain of host, approximated without the Public Suffix
- * List by its last two labels; an IP address stands for itself. */
-static const char *ids_site_of(const char *host)
-{
-    const char *last = strrchr(host, '.'), *p;
-
-    if (last == NULL || last == host || strchr(host, ':')
-        || apr_isdigit(last[1])) {
-        return host;
-    }
-    for (p = last - 1; p > host && p[-1] != '.'; p--) {
-        continue;
-    }
-    return p > host ? p : host;
-}
-
-/* How the origin of url (an Origin or Referer value) relates to the
- * request's own: scheme, host and port as httpd sees them; same-site
- * compares schemes and registrable domains.  "null" and anything that does
- * not parse are cross-site. */
-static int ids_relation(request_rec *r, const char *url)
-{
-    const char *host = ap_get_server_name(r);   /* IPv6 without [] */
-    apr_uri_t uri;
-    apr_port_t port;
-
-    if (apr_uri_parse(r->pool, url, &uri) != APR_SUCCESS
-        || uri.scheme == NULL || uri.hostname == NULL
-        || strcasecmp(uri.scheme, ap_http_scheme(r)) != 0) {
-        return IDS_REL_CROSS_SITE;
-    }
-    port = uri.port ? uri.port : apr_uri_port_of_scheme(uri.scheme);
-    if (!strcasecmp(uri.hostname, host) && port == ap_get_server_port(r)) {
-        return IDS_REL_SAME_ORIGIN;
-    }
-    return strcasecmp(ids_site_of(uri.hostname), ids_site_of(host)) == 0
-           ? IDS_REL_SAME_SITE : IDS_REL_CROSS_SITE;
 }
 
 /* Why the request may not reset the session (IDSessionResetFrom), or NULL:
@@ -2039,47 +1966,60 @@ static const char *set_cookie_domain(cmd_parms *cmd, void *dv,
     return ids_conflict_check(cmd, c);
 }
 
+/* A directive's keywords and the values they stand for. */
+typedef struct {
+    const char *word;
+    int value;
+} ids_keyword;
+
+/* Sets *out to the value of keyword arg (any case) from words, or returns
+ * an error naming the directive and its keywords. */
+static const char *ids_parse_keyword(cmd_parms *cmd, const char *arg,
+                                     const ids_keyword *words, int *out)
+{
+    const char *list = "";
+    int i;
+
+    for (i = 0; words[i].word; i++) {
+        if (!strcasecmp(arg, words[i].word)) {
+            *out = words[i].value;
+            return NULL;
+        }
+    }
+    for (i = 0; words[i].word; i++) {
+        list = apr_pstrcat(cmd->temp_pool, list, i == 0 ? ""
+                           : words[i + 1].word ? ", " : " or ",
+                           words[i].word, NULL);
+    }
+    return ids_bad(cmd, arg, apr_pstrcat(cmd->temp_pool, "must be ", list,
+                                         NULL));
+}
+
 static const char *set_cookie_secure(cmd_parms *cmd, void *dv,
                                      const char *arg)
 {
+    static const ids_keyword words[] = {
+        { "On", IDS_SECURE_ON }, { "Off", IDS_SECURE_OFF },
+        { "Auto", IDS_SECURE_AUTO }, { NULL, 0 }
+    };
     ids_dir_conf *c = dv;
+    const char *err = ids_parse_keyword(cmd, arg, words, &c->secure);
 
-    if (!strcasecmp(arg, "On")) {
-        c->secure = IDS_SECURE_ON;
-    }
-    else if (!strcasecmp(arg, "Off")) {
-        c->secure = IDS_SECURE_OFF;
-    }
-    else if (!strcasecmp(arg, "Auto")) {
-        c->secure = IDS_SECURE_AUTO;
-    }
-    else {
-        return ids_bad(cmd, arg, "must be On, Off or Auto");
-    }
-    return ids_conflict_check(cmd, c);
+    return err ? err : ids_conflict_check(cmd, c);
 }
 
 static const char *set_cookie_samesite(cmd_parms *cmd, void *dv,
                                        const char *arg)
 {
+    static const ids_keyword words[] = {
+        { "Strict", IDS_SAMESITE_STRICT }, { "Lax", IDS_SAMESITE_LAX },
+        { "None", IDS_SAMESITE_NONE }, { "Off", IDS_SAMESITE_OFF },
+        { NULL, 0 }
+    };
     ids_dir_conf *c = dv;
+    const char *err = ids_parse_keyword(cmd, arg, words, &c->samesite);
 
-    if (!strcasecmp(arg, "Strict")) {
-        c->samesite = IDS_SAMESITE_STRICT;
-    }
-    else if (!strcasecmp(arg, "Lax")) {
-        c->samesite = IDS_SAMESITE_LAX;
-    }
-    else if (!strcasecmp(arg, "None")) {
-        c->samesite = IDS_SAMESITE_NONE;
-    }
-    else if (!strcasecmp(arg, "Off")) {
-        c->samesite = IDS_SAMESITE_OFF;
-    }
-    else {
-        return ids_bad(cmd, arg, "must be Strict, Lax, None or Off");
-    }
-    return ids_conflict_check(cmd, c);
+    return err ? err : ids_conflict_check(cmd, c);
 }
 
 static const char *set_cookie_httponly(cmd_parms *cmd, void *dv, int on)
@@ -2100,21 +2040,14 @@ static const char *set_cookie_partitioned(cmd_parms *cmd, void *dv, int on)
 
 static const char *set_reset_from(cmd_parms *cmd, void *dv, const char *arg)
 {
+    static const ids_keyword words[] = {
+        { "same-origin", IDS_FROM_SAME_ORIGIN },
+        { "same-site", IDS_FROM_SAME_SITE }, { "any", IDS_FROM_ANY },
+        { NULL, 0 }
+    };
     ids_dir_conf *c = dv;
 
-    if (!strcasecmp(arg, "same-origin")) {
-        c->reset_from = IDS_FROM_SAME_ORIGIN;
-    }
-    else if (!strcasecmp(arg, "same-site")) {
-        c->reset_from = IDS_FROM_SAME_SITE;
-    }
-    else if (!strcasecmp(arg, "any")) {
-        c->reset_from = IDS_FROM_ANY;
-    }
-    else {
-        return ids_bad(cmd, arg, "must be same-origin, same-site or any");
-    }
-    return NULL;
+    return ids_parse_keyword(cmd, arg, words, &c->reset_from);
 }
 
 /* A decimal integer in [lo, hi], or an error naming the directive. */
@@ -2559,15 +2492,6 @@ static int ids_nested(const char *a, const char *b)
     return strncmp(a, b, la < lb ? la : lb) == 0;
 }
 
-/* Warns once for each combination of sections whose merged cookie
- * settings contradict each other (a __Host-/__Secure- prefix, SameSite=None
- * without Secure) or whose IDSessionCookiePath does not cover where
- * IDSession is On: the server's own settings, the server's with one
- * section, and two nested sections (a <Directory> and a <Location> are
- * matched through DocumentRoot).  A contradiction within one section
- * already failed at parse time; at request time the cookie gets what
- * browsers require whatever the sections, also those only .htaccess files
- * bring. */
 /* The <Directory> and <Location> sections of s with settings of this
  * module (no regex or wildcard sections: their nesting is not known),
  * less those whose own cookie settings contradict each other when
@@ -2608,6 +2532,15 @@ static apr_array_header_t *ids_sections(apr_pool_t *p, server_rec *s,
     return secs;
 }
 
+/* Warns once for each combination of sections whose merged cookie
+ * settings contradict each other (a __Host-/__Secure- prefix, SameSite=None
+ * without Secure) or whose IDSessionCookiePath does not cover where
+ * IDSession is On: the server's own settings, the server's with one
+ * section, and two nested sections (a <Directory> and a <Location> are
+ * matched through DocumentRoot).  A contradiction within one section
+ * already failed at parse time; at request time the cookie gets what
+ * browsers require whatever the sections, also those only .htaccess files
+ * bring. */
 static void ids_warn_merged_conflicts(apr_pool_t *p, server_rec *s)
 {
     apr_hash_t *seen = apr_hash_make(p);
@@ -2658,8 +2591,7 @@ static const char *ids_timeout_error(apr_pool_t *p, const ids_dir_conf *m,
 {
     const char *why;
 
-    if ((m->idle_timeout > 0 || m->max_lifetime > 0)
-        && (m->ring == NULL || m->ring->n == 0)) {
+    if (ids_timeouts_on(m) && !ids_signed(m)) {
         return apr_psprintf(p, "%s %" APR_INT64_T_FMT " needs "
                             "IDSessionSecret, and none applies after "
                             "merging %s: a session's times are signed",

@@ -217,13 +217,15 @@ KINDS = {
     "nav-head": ("HEAD", fetch(mode="navigate", dest="document")),
     "nav-post": ("POST", fetch(mode="navigate", dest="document")),
     "img": ("GET", fetch(mode="no-cors", dest="image")),
+    # an iframe's navigation is a navigation, but not a top-level one
+    "iframe-get": ("GET", fetch(mode="navigate", dest="iframe")),
     "fetch-post": ("POST", fetch(mode="cors", dest="empty")),
     "no-mode-get": ("GET", fetch()),
 }
 
 # Which kinds SameSite keeps the cookie from: Lax (explicit, default, Off) lets only
 # top-level GET/HEAD navigations carry it; Strict none; None all.
-LAX_WITHHELD = {"nav-post", "img", "fetch-post", "no-mode-get"}
+LAX_WITHHELD = {"nav-post", "img", "iframe-get", "fetch-post", "no-mode-get"}
 WITHHELD = {
     "lax": LAX_WITHHELD,
     "s": LAX_WITHHELD,           # no IDSessionCookieSameSite: Lax

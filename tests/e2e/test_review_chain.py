@@ -190,7 +190,7 @@ def test_dir_fast_redirect_cgi_strips_client_header(chain):
 def test_dir_fast_redirect_proxy_on_sees_only_module_token(chain):
     """mod_dir's fast redirect of a proxied DirectoryIndex in a location with IDSession On
     and IDSessionHeader: the backend must see the session token, not the client's
-    X-Session-Token (today it gets EVIL1 as the token) nor any other spelling."""
+    X-Session-Token (the previous module gave it EVIL1 as the token) nor any other spelling."""
     front, backend = chain
     t = token()
     rid = req_id()

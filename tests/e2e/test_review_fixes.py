@@ -129,6 +129,25 @@ def test_store_key_follows_app_rotation(httpd):
     assert line.split() == ["rot1", c.value, store_key(c.value), log_id(c.value)]
 
 
+def test_pipelined_requests_log_their_own_keys(httpd):
+    """Three requests in one write (cookies A, A, B; the second hits the connection's
+    memo, the third replaces it): each log line shows its own request's keys.  Over
+    loopback httpd logs each response before reading the next request, so this passes
+    whether or not a request copies the memo's strings; the copy is for a client too slow
+    to read, whose responses httpd sets aside while it goes on with the next request."""
+    httpd.write("u/small.txt", "s\n")
+    a, b = token(), token()
+    reqs = b"".join(
+        ("GET /u/small.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Req: pipe-%d\r\n"
+         "Cookie: _session=%s\r\n%s\r\n" % (i, t, "Connection: close\r\n" if i == 2 else ""))
+        .encode() for i, t in enumerate((a, a, b)))
+    httpd.raw_request(reqs)
+    log = httpd.root / "logs" / "keys_log"
+    for i, t in enumerate((a, a, b)):
+        line = wait_file_line(log, lambda l, i=i: l.startswith("pipe-%d " % i))
+        assert line.split() == ["pipe-%d" % i, t, store_key(t), log_id(t)], (i, line)
+
+
 def test_store_key_planted_before_fixups_is_replaced(httpd):
     """A SESSION_STORE_KEY set earlier (a server-context SetEnvIf) never survives."""
     t = token()

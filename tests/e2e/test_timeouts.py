@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from idshttpd import REPO, UNSET, log_id, one_cookie, cache_control, signed, signed_by
+from idshttpd import wait_file_line, REPO, UNSET, log_id, one_cookie, cache_control, signed, signed_by
 
 NAME = "_session"
 S1 = "timeout-secret-number-one-0123456789-abcdefgh"
@@ -36,6 +36,8 @@ SSI = """<!--#include virtual="/idle/env.cgi" -->
 """
 
 CONF = r"""
+LogFormat "%{X-Req}i %{SESSION_EXPIRED}n %{SESSION_TOKEN_NEW}n" idsexp
+CustomLog "@ROOT@/logs/expired_log" idsexp
 <Location />
     IDSessionSecret S1X
 </Location>
@@ -488,3 +490,38 @@ def test_timeout_without_secret_in_a_files_section_fails_closed(httpd_factory):
     assert len(h.curl("/f/page.html").set_cookies(NAME)) == 1
     errs = [l for l in h.log_lines() if "no IDSessionSecret" in l]
     assert 1 <= len(errs) <= 2, errs        # once a minute per process
+
+
+def test_rotation_clears_session_expired(httpd):
+    """An ended session's cookie at /reset: the fixups mint a token and say
+    SESSION_EXPIRED=idle, then the reset starts another session, which has not expired:
+    the notes the access log reads no longer carry SESSION_EXPIRED."""
+    tok = signed(S1)
+    now = int(time.time())
+    dead = tok + "." + stamp(S1, tok, now - 100, now - 100)
+    r = httpd.curl("/reset", cookie_header=NAME + "=" + dead, headers=["X-Req: exp-reset"])
+    assert r.status == 302 and len(r.set_cookies(NAME)) == 1, r
+    line = wait_file_line(httpd.root / "logs" / "expired_log",
+                          lambda l: l.startswith("exp-reset "))
+    assert line.split() == ["exp-reset", "-", "1"], line
+
+
+
+def test_rate_limited_messages_do_not_hide_each_other(httpd_factory):
+    """Each rate-limited message has its own once-a-minute clock: a dropped
+    IDSession-Reset warned about first does not silence the error about a timeout
+    without a secret (one server process, so both go through the same child)."""
+    h = httpd_factory(conf='IDSession On\n<FilesMatch "^t\\.cgi$">\n'
+                           '    IDSessionIdleTimeout 60\n</FilesMatch>\n', cgi=True,
+                      start=False)
+    h.write_cgi("r/app.cgi", "#!/bin/sh\nprintf 'IDSession-Reset: 1\\r\\n"
+                "Content-Type: text/plain\\r\\n\\r\\nok\\n'\n")
+    h.write_cgi("r/t.cgi", ENV)
+    h.expect_log(r"\[idsession:warn\].*IDSession-Reset: 1 in the response to /r/app\.cgi")
+    h.expect_log(r"\[idsession:error\].*no IDSessionSecret")
+    h.start()
+    assert h.curl("/r/app.cgi").status == 200
+    assert h.curl("/r/t.cgi").status == 500
+    lines = h.log_lines()
+    assert [l for l in lines if "IDSession-Reset: 1 in the response" in l], lines
+    assert [l for l in lines if "no IDSessionSecret" in l], lines
