@@ -1172,7 +1172,7 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
  * computed (key NULL), and the log id.  Copied, not pointed to: with
  * pipelining, the next request on the connection may change the memo
  * before this one is logged. */
-static ids_state *ids_state_found(request_rec *root, const ids_scan *s,
+static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *s,
                                   const char *key)
 {
     apr_size_t tlen = s->timed ? ids_token_len(s->nbytes, 1) : s->vlen;
@@ -1693,7 +1693,7 @@ static IDS_NOINLINE void ids_app_rotate(request_rec *r, ids_state *st)
 
 /* Takes the application's IDSession-Reset off the response and rotates
  * when it says 1. */
-static void ids_take_app_header(request_rec *r, ids_state *st)
+static APR_INLINE void ids_take_app_header(request_rec *r, ids_state *st)
 {
     int ask = ids_app_header_value(r);
 
