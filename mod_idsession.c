@@ -13,6 +13,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_connection.h"
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
@@ -152,10 +153,11 @@ typedef struct {
 } ids_state;
 
 /* The last token a connection's client sent that was well-formed, so that
- * the next request on the same keep-alive connection skips the HMAC and
- * the log id.  One per connection, in c->pool, used only by the thread
- * serving that connection; the keyring and size are part of the key, as
- * locations may differ in both. */
+ * the next request on the connection skips the HMAC and the store key.
+ * The keyring and size are part of the key, as locations may differ in
+ * both.  Only the cookie value (compared in full) selects it, so a front
+ * proxy that multiplexes clients on one connection gets fewer hits, never
+ * another client's session. */
 typedef struct {
     const ids_keyring *ring;
     apr_size_t nbytes;
@@ -166,6 +168,25 @@ typedef struct {
     apr_int64_t created;        /* the stamp's verified times, when timed */
     apr_int64_t renewed;
 } ids_conn_memo;
+
+/* One memo per client connection (the master connection of HTTP/2's
+ * streams), made at pre_connection, when no stream can run yet.  Streams
+ * run in parallel on other threads: a request takes the record with an
+ * atomic exchange and gives it back after its scan, so one owner at a time
+ * reads or writes it, without a lock; a request that finds it taken
+ * verifies in full.  Memory: one record per connection. */
+typedef struct {
+    void *rec;                  /* the ids_conn_memo, NULL while taken */
+    ids_conn_memo memo;
+} ids_memo_slot;
+
+/* The compiler's builtin where there is one: inline, and visible to
+ * ThreadSanitizer, which cannot see into libapr's atomics. */
+#if defined(__GNUC__)
+#define ids_xchgptr(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#else
+#define ids_xchgptr(p, v) apr_atomic_xchgptr((volatile void **)(p), (v))
+#endif
 
 /* For the branch of a hook that most requests skip: kept out of line, the
  * hook itself stays a few instructions without a stack frame. */
@@ -662,7 +683,7 @@ typedef struct {
     apr_size_t namelen;
     apr_size_t nbytes;
     const ids_keyring *ring;
-    const ids_conn_memo *memo;
+    ids_conn_memo *memo;        /* taken from the connection's slot */
     const char *hint;           /* the memo's token, if its keys match */
     apr_size_t hintlen;
     const char *v;
@@ -713,21 +734,14 @@ static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
     return 0;
 }
 
-/* Remembers the cookie value the scan verified (the token, or
- * token.stamp with the stamp's times) and its store key, so that the next
- * request on the connection with this cookie skips the HMACs and SHA-256.
- * An unstamped value under timeouts (adopted) is not kept: its answer
- * depends on the time. */
-static void ids_memo_store(conn_rec *conn, const ids_scan *s,
+/* Remembers in m, taken by this request, the cookie value the scan
+ * verified (the token, or token.stamp with the stamp's times) and its store
+ * key, so that the next request on the connection with this cookie skips
+ * the HMACs and SHA-256.  An unstamped value under timeouts (adopted) is
+ * not kept: its answer depends on the time. */
+static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
                            const char *store_key)
 {
-    ids_conn_memo *m = ap_get_module_config(conn->conn_config,
-                                            &idsession_module);
-
-    if (m == NULL) {
-        m = apr_palloc(conn->pool, sizeof(*m));
-        ap_set_module_config(conn->conn_config, &idsession_module, m);
-    }
     m->ring = s->ring;
     m->nbytes = s->nbytes;
     m->timed = s->timed;
@@ -739,6 +753,31 @@ static void ids_memo_store(conn_rec *conn, const ids_scan *s,
         m->created = (apr_int64_t)s->created;
         m->renewed = (apr_int64_t)s->renewed;
     }
+}
+
+/* The memo slot of the client connection that c serves (c itself, or the
+ * master of an HTTP/2 stream); NULL if none was made. */
+static APR_INLINE ids_memo_slot *ids_memo_slot_of(conn_rec *c)
+{
+    while (c->master) {
+        c = c->master;
+    }
+    return ap_get_module_config(c->conn_config, &idsession_module);
+}
+
+static int ids_pre_connection(conn_rec *c, void *csd)
+{
+    ids_memo_slot *slot;
+
+    if (c->master == NULL) {
+        slot = apr_palloc(c->pool, sizeof(*slot));
+        slot->memo.ring = NULL;
+        slot->memo.nbytes = 0;      /* matches no location */
+        slot->memo.len = 0;
+        slot->rec = &slot->memo;
+        ap_set_module_config(c->conn_config, &idsession_module, slot);
+    }
+    return OK;
 }
 
 /* 1 if k is "Cookie" in any case: a byte compare per header in place of
@@ -1263,14 +1302,15 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
 
     if (st == NULL) {
         const char *expired = NULL;
+        ids_memo_slot *slot;
 
         s.name = ids_cookie_name(c)->s;
         s.namelen = ids_cookie_name(c)->len;
         s.nbytes = ids_token_bytes(c);
         s.ring = c->ring;
         s.timed = ids_timed(c);
-        s.memo = ap_get_module_config(r->connection->conn_config,
-                                      &idsession_module);
+        slot = ids_memo_slot_of(r->connection);
+        s.memo = slot ? ids_xchgptr(&slot->rec, NULL) : NULL;
         /* Verified on this connection before, under the same keys: the
          * scanner compares it in place and skips the check. */
         s.hint = NULL;
@@ -1302,9 +1342,12 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         }
         else if (s.v) {
             st = ids_state_found(root, &s, NULL);
-            if (!s.timed || s.stamped) {
-                ids_memo_store(r->connection, &s, st->store_key);
+            if (s.memo && (!s.timed || s.stamped)) {
+                ids_memo_store(s.memo, &s, st->store_key);
             }
+        }
+        if (s.memo) {
+            (void)ids_xchgptr(&slot->rec, s.memo);
         }
         if (st) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -2725,6 +2768,7 @@ static void ids_test_config(apr_pool_t *pconf, server_rec *s)
 static void ids_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(ids_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_connection(ids_pre_connection, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ids_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(ids_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ids_check_config, NULL, NULL, APR_HOOK_MIDDLE);
