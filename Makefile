@@ -2,7 +2,8 @@
 #
 #   make            build .libs/mod_idsession.so with apxs
 #   make demo       run httpd in the foreground on 127.0.0.1:8080
-#   make test       unit tests (ASan+UBSan), fuzz corpus replay, e2e tests
+#   make test       unit tests (ASan+UBSan), fuzz corpus replay, e2e tests,
+#                   ThreadSanitizer over the HTTP/2 memo (test-tsan)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      per-request cost side by side (callgrind + wrk)
 #   make loadtest   60 s of wrk with two graceful restarts
@@ -26,7 +27,7 @@ CFLAGS_WARN  := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializ
                 -Wstrict-prototypes -Wshadow -Wformat=2
 
 .PHONY: all demo test unit fuzz-replay e2e fuzz bench loadtest \
-        test-valgrind install uninstall deb clean deps-build
+        test-valgrind test-tsan install uninstall deb clean deps-build
 
 all: $(MODULE)
 
@@ -48,6 +49,7 @@ test: $(MODULE) $(TESTMOD)
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
 	$(MAKE) e2e
+	$(MAKE) test-tsan
 
 unit:
 	$(MAKE) -C tests/unit run
@@ -69,6 +71,10 @@ bench: $(MODULE)
 loadtest: $(MODULE)
 	@$(DEPS) bench
 	bench/loadtest.sh
+
+# ThreadSanitizer over the HTTP/2 connection memo, in a real httpd.
+test-tsan:
+	$(PYTHON) tests/tsan/run.py
 
 test-valgrind: $(MODULE) $(TESTMOD)
 	@$(DEPS) test
