@@ -61,7 +61,9 @@ Pieces:
   a second port (`tls_port`) with a throwaway self-signed certificate.
 - Helpers: `ENV_CGI` / `ENV_PHP` (scripts printing SESSION_* as KEY=VALUE lines; parse with
   `Response.env()`, "<unset>" = UNSET when absent), `token(nbytes)` makes a well-formed token,
-  `token_re(nbytes)` matches one, `get_raw(path, [b"Header: bytes"])` for raw requests.
+  `token_re(nbytes)` matches one, `signed(secret)` signs one, `stamp(secret, tok, created,
+  renewed)` makes the stamp of a timed cookie value `tok.stamp` (README's layout),
+  `get_raw(path, [b"Header: bytes"])` for raw requests.
 - httpd facts worth knowing: a server-level or <Location> `Redirect` answers in
   translate_name, before any fixups, so it never carries the cookie (use it in <Directory>);
   httpd answers 400 itself to control characters in header values.
@@ -81,6 +83,7 @@ import signal
 import ctypes
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import time
@@ -161,6 +164,16 @@ def signed(secret, nbytes=32, r=None):
     """A token R.T signed with secret, as the module mints it."""
     r = r if r is not None else token(nbytes)
     return r + "." + tag(secret, r)
+
+
+def stamp(secret, tok, created, renewed):
+    """The stamp S of a timed cookie value tok.S, in the layout README.md documents:
+    base64url(created, renewed as 64-bit big-endian, then the first 16 bytes of
+    HMAC-SHA256(secret, "mod_idsession stamp v1" NUL times tok))."""
+    times = struct.pack(">QQ", created, renewed)
+    mac = hmac.new(secret.encode(), b"mod_idsession stamp v1\0" + times + tok.encode(),
+                   hashlib.sha256).digest()[:16]
+    return b64url(times + mac)
 
 
 def signed_by(tok, secret, nbytes=32):
