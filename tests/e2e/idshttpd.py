@@ -58,7 +58,10 @@ Pieces:
   `*.cgi` runs anywhere below the docroot, ScriptAlias /cgi-bin/ -> @ROOT@/cgi-bin/.
   `php=True`: php-cgi via mod_actions (`Action application/x-httpd-php /cgi-bin/php-cgi`,
   `AddHandler ... .php`) -- an internal redirect to /cgi-bin/php-cgi. `tls=True`: mod_ssl on
-  a second port (`tls_port`) with a throwaway self-signed certificate.
+  a second port (`tls_port`) with a throwaway self-signed certificate. `h2=True` (implies
+  `tls=True`): mod_http2 and `Protocols h2 http/1.1` on the TLS vhost; mod_http2 needs a
+  threaded MPM, so prefork is refused and under IDS_VALGRIND the server runs the event MPM
+  (still `-X`, one process).
 - Helpers: `ENV_CGI` / `ENV_PHP` (scripts printing SESSION_* as KEY=VALUE lines; parse with
   `Response.env()`, "<unset>" = UNSET when absent), `token(nbytes)` makes a well-formed token,
   `token_re(nbytes)` matches one, `signed(secret)` signs one, `stamp(secret, tok, created,
@@ -69,7 +72,8 @@ Pieces:
   httpd answers 400 itself to control characters in header values.
 - Server roots are /tmp/ids-<name>-XXXX (mode 0755: children run as www-data and pytest's
   own basetemp is 0700) and are removed at the end of the session.
-- `IDS_VALGRIND=1` runs every server as `valgrind ... apache2 -X` (prefork, one process);
+- `IDS_VALGRIND=1` runs every server as `valgrind ... apache2 -X` (prefork, one process;
+  event for `h2=True`);
   memcheck errors fail the test that stopped the server. `IDS_KEEP=1` keeps server roots.
 """
 
@@ -384,11 +388,14 @@ class Httpd:
     """One apache2 instance with a generated ServerRoot. See the module docstring."""
 
     def __init__(self, conf="", modules=(), mpm="event", tls=False, cgi=False, php=False,
-                 idsession=True, debug=True, base_dir=None, name="httpd", env=None):
-        if VALGRIND:
+                 idsession=True, debug=True, base_dir=None, name="httpd", env=None, h2=False):
+        if h2 and mpm == "prefork":
+            raise ValueError("mod_http2 needs a threaded MPM (event or worker)")
+        if VALGRIND and not h2:
             mpm = "prefork"
         self.mpm = mpm
-        self.tls = tls
+        self.h2 = h2
+        self.tls = tls or h2
         self.cgi = cgi or php
         self.php = php
         self.idsession = idsession
@@ -405,9 +412,9 @@ class Httpd:
         self.error_log = self.root / "logs" / "error_log"
         self.conf_file = self.root / "conf" / "httpd.conf"
         self.port = free_port()
-        self.tls_port = free_port() if tls else None
+        self.tls_port = free_port() if self.tls else None
         self.cert = self.key = None
-        if tls:
+        if self.tls:
             self.cert, self.key = make_cert(self.root / "conf")
         self.proc = None
         self.valgrind_log = self.root / "logs" / "valgrind.log"
@@ -466,6 +473,8 @@ class Httpd:
             mods.append("actions")
         if self.tls:
             mods += ["socache_shmcb", "ssl"]
+        if self.h2:
+            mods.append("http2")
         for m in self.modules:
             if m not in mods:
                 mods.append(m)
@@ -512,7 +521,8 @@ class Httpd:
             out.append('SSLSessionCache "shmcb:%s/run/ssl_scache(64000)"\n' % self.root)
             out.append("<VirtualHost 127.0.0.1:%d>\n  SSLEngine on\n"
                        '  SSLCertificateFile "%s"\n  SSLCertificateKeyFile "%s"\n'
-                       "</VirtualHost>\n" % (self.tls_port, self.cert, self.key))
+                       "%s</VirtualHost>\n" % (self.tls_port, self.cert, self.key,
+                                                "  Protocols h2 http/1.1\n" if self.h2 else ""))
         out.append("\n# ---- test configuration ----\n")
         out.append(self.subst(conf))
         out.append("\n")

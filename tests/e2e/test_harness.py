@@ -2,6 +2,8 @@
 
 import pytest
 
+import idshttpd
+
 CONF = """
 <Location /dup>
     Header always add Set-Cookie "a=1; Path=/"
@@ -95,3 +97,8 @@ def test_mpms(httpd_factory, mpm):
     h = httpd_factory(mpm=mpm, cgi=True, idsession=False)
     h.write_cgi("env.cgi", CGI)
     assert h.curl("/env.cgi").status == 200
+
+
+def test_h2_needs_a_threaded_mpm():
+    with pytest.raises(ValueError):
+        idshttpd.Httpd(h2=True, mpm="prefork", idsession=False)
