@@ -42,6 +42,13 @@ Pieces:
   runs the real curl (`-s -k -D file --path-as-is --globoff`); returns a `Response`:
   `.status`, `.headers` (ordered list of (name, value), duplicates kept),
   `.header(name)`, `.headers_named(name)`, `.set_cookies(cookie_name=None)`, `.body`.
+- `.curl_many([(path, cookie_header or None[, host]), ...], parallel=True, parallel_max=100,
+  http2=True)` runs ONE curl process with one transfer per request (each its own `next`
+  block of a -K config file, so each sends its own Cookie header) over TLS; with
+  parallel=True they run together (--parallel), which over HTTP/2 curl multiplexes on one
+  connection per host name (a host other than 127.0.0.1 is --resolve'd to it: several
+  names, several connections at once). Returns a Response per request, in order, each
+  with `.http_version`, `.num_connects` and `.local_port` from curl's -w.
 - `.raw_request(bytes, tls=False)` sends exact bytes over a socket (for Cookie bytes curl
   cannot send) and parses the answer the same way.
 - Error log: after every test the autouse fixture in conftest.py fails the test when the
@@ -382,6 +389,71 @@ def _die_with_parent():
     so a killed pytest run never leaves a server behind."""
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _curl_conf_quote(text):
+    """A double-quoted value of a curl -K config file."""
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class _CurlMany:
+    """One running curl process for Httpd.curl_many (HTTPS, one transfer a request)."""
+
+    def __init__(self, httpd, requests, parallel, parallel_max, http2):
+        self.n = len(requests)
+        self.tmp = Path(tempfile.mkdtemp(prefix="curlmany-", dir=httpd.root))
+        lines = ["parallel", "parallel-max = %d" % parallel_max] if parallel else []
+        for i, (path, cookie, *host) in enumerate(requests):
+            if i:
+                lines.append("next")
+            url = httpd.url(path, tls=True)
+            if host:
+                url = url.replace("//127.0.0.1:", "//%s:" % host[0], 1)
+                lines.append("resolve = %s:%d:127.0.0.1" % (host[0], httpd.tls_port))
+            lines += ["url = " + _curl_conf_quote(url),
+                      "http2" if http2 else "http1.1", "insecure", "path-as-is", "globoff",
+                      "max-time = %d" % REQ_TIMEOUT,
+                      "output = " + _curl_conf_quote(str(self.tmp / ("%d.body" % i))),
+                      "dump-header = " + _curl_conf_quote(str(self.tmp / ("%d.head" % i))),
+                      'write-out = "%d %%{http_version} %%{num_connects} %%{local_port}\\n"'
+                      % i]
+            if cookie is not None:
+                lines.append("header = " + _curl_conf_quote("Cookie: " + cookie))
+        cfg = self.tmp / "curl.conf"
+        cfg.write_text("\n".join(lines) + "\n")
+        # All transfers wait in one process: its limit grows with their number.
+        self.timeout = REQ_TIMEOUT * 2 + self.n * (1 if VALGRIND else 0.2)
+        self.proc = subprocess.Popen([CURL, "--no-progress-meter", "-K", str(cfg)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def result(self):
+        try:
+            out, err = self.proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+        try:
+            if self.proc.returncode != 0:
+                raise RuntimeError("curl failed rc=%d: %s" % (self.proc.returncode,
+                                                              err.decode(errors="replace")))
+            wout = {}
+            for line in out.decode().splitlines():
+                i, version, connects, port = line.split()
+                wout[int(i)] = (version, int(connects), int(port))
+            assert sorted(wout) == list(range(self.n)), out
+            res = []
+            for i in range(self.n):
+                head = (self.tmp / ("%d.head" % i)).read_bytes()
+                status, headers_l, sl = parse_head(head)
+                body = self.tmp / ("%d.body" % i)
+                r = Response(status, headers_l, body.read_bytes() if body.exists() else b"",
+                             sl, head)
+                r.http_version, r.num_connects, r.local_port = wout[i]
+                res.append(r)
+            return res
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Httpd:
@@ -745,6 +817,10 @@ class Httpd:
             return Response(status, headers_l, b, sl, head, p.stderr.decode(errors="replace"))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def curl_many(self, requests, parallel=True, parallel_max=100, http2=True):
+        """Many requests from one curl process; see the module docstring."""
+        return _CurlMany(self, requests, parallel, parallel_max, http2).result()
 
     def raw_request(self, data, tls=False):
         """Send exact request bytes (add `Connection: close` yourself, or use HTTP/1.0),
