@@ -42,6 +42,13 @@ Pieces:
   runs the real curl (`-s -k -D file --path-as-is --globoff`); returns a `Response`:
   `.status`, `.headers` (ordered list of (name, value), duplicates kept),
   `.header(name)`, `.headers_named(name)`, `.set_cookies(cookie_name=None)`, `.body`.
+- `.curl_many([(path, cookie_header or None[, host]), ...], parallel=True, parallel_max=100,
+  http2=True)` runs ONE curl process with one transfer per request (each its own `next`
+  block of a -K config file, so each sends its own Cookie header) over TLS; with
+  parallel=True they run together (--parallel), which over HTTP/2 curl multiplexes on one
+  connection per host name (a host other than 127.0.0.1 is --resolve'd to it: several
+  names, several connections at once). Returns a Response per request, in order, each
+  with `.http_version`, `.num_connects` and `.local_port` from curl's -w.
 - `.raw_request(bytes, tls=False)` sends exact bytes over a socket (for Cookie bytes curl
   cannot send) and parses the answer the same way.
 - Error log: after every test the autouse fixture in conftest.py fails the test when the
@@ -58,16 +65,22 @@ Pieces:
   `*.cgi` runs anywhere below the docroot, ScriptAlias /cgi-bin/ -> @ROOT@/cgi-bin/.
   `php=True`: php-cgi via mod_actions (`Action application/x-httpd-php /cgi-bin/php-cgi`,
   `AddHandler ... .php`) -- an internal redirect to /cgi-bin/php-cgi. `tls=True`: mod_ssl on
-  a second port (`tls_port`) with a throwaway self-signed certificate.
+  a second port (`tls_port`) with a throwaway self-signed certificate. `h2=True` (implies
+  `tls=True`): mod_http2 and `Protocols h2 http/1.1` on the TLS vhost; mod_http2 needs a
+  threaded MPM, so prefork is refused and under IDS_VALGRIND the server runs the event MPM
+  (still `-X`, one process).
 - Helpers: `ENV_CGI` / `ENV_PHP` (scripts printing SESSION_* as KEY=VALUE lines; parse with
   `Response.env()`, "<unset>" = UNSET when absent), `token(nbytes)` makes a well-formed token,
-  `token_re(nbytes)` matches one, `get_raw(path, [b"Header: bytes"])` for raw requests.
+  `token_re(nbytes)` matches one, `signed(secret)` signs one, `stamp(secret, tok, created,
+  renewed)` makes the stamp of a timed cookie value `tok.stamp` (README's layout),
+  `get_raw(path, [b"Header: bytes"])` for raw requests.
 - httpd facts worth knowing: a server-level or <Location> `Redirect` answers in
   translate_name, before any fixups, so it never carries the cookie (use it in <Directory>);
   httpd answers 400 itself to control characters in header values.
 - Server roots are /tmp/ids-<name>-XXXX (mode 0755: children run as www-data and pytest's
   own basetemp is 0700) and are removed at the end of the session.
-- `IDS_VALGRIND=1` runs every server as `valgrind ... apache2 -X` (prefork, one process);
+- `IDS_VALGRIND=1` runs every server as `valgrind ... apache2 -X` (prefork, one process;
+  event for `h2=True`);
   memcheck errors fail the test that stopped the server. `IDS_KEEP=1` keeps server roots.
 """
 
@@ -81,6 +94,7 @@ import signal
 import ctypes
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import time
@@ -161,6 +175,16 @@ def signed(secret, nbytes=32, r=None):
     """A token R.T signed with secret, as the module mints it."""
     r = r if r is not None else token(nbytes)
     return r + "." + tag(secret, r)
+
+
+def stamp(secret, tok, created, renewed):
+    """The stamp S of a timed cookie value tok.S, in the layout README.md documents:
+    base64url(created, renewed as 64-bit big-endian, then the first 16 bytes of
+    HMAC-SHA256(secret, "mod_idsession stamp v1" NUL times tok))."""
+    times = struct.pack(">QQ", created, renewed)
+    mac = hmac.new(secret.encode(), b"mod_idsession stamp v1\0" + times + tok.encode(),
+                   hashlib.sha256).digest()[:16]
+    return b64url(times + mac)
 
 
 def signed_by(tok, secret, nbytes=32):
@@ -367,15 +391,83 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _curl_conf_quote(text):
+    """A double-quoted value of a curl -K config file."""
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class _CurlMany:
+    """One running curl process for Httpd.curl_many (HTTPS, one transfer a request)."""
+
+    def __init__(self, httpd, requests, parallel, parallel_max, http2):
+        self.n = len(requests)
+        self.tmp = Path(tempfile.mkdtemp(prefix="curlmany-", dir=httpd.root))
+        lines = ["parallel", "parallel-max = %d" % parallel_max] if parallel else []
+        for i, (path, cookie, *host) in enumerate(requests):
+            if i:
+                lines.append("next")
+            url = httpd.url(path, tls=True)
+            if host:
+                url = url.replace("//127.0.0.1:", "//%s:" % host[0], 1)
+                lines.append("resolve = %s:%d:127.0.0.1" % (host[0], httpd.tls_port))
+            lines += ["url = " + _curl_conf_quote(url),
+                      "http2" if http2 else "http1.1", "insecure", "path-as-is", "globoff",
+                      "max-time = %d" % REQ_TIMEOUT,
+                      "output = " + _curl_conf_quote(str(self.tmp / ("%d.body" % i))),
+                      "dump-header = " + _curl_conf_quote(str(self.tmp / ("%d.head" % i))),
+                      'write-out = "%d %%{http_version} %%{num_connects} %%{local_port}\\n"'
+                      % i]
+            if cookie is not None:
+                lines.append("header = " + _curl_conf_quote("Cookie: " + cookie))
+        cfg = self.tmp / "curl.conf"
+        cfg.write_text("\n".join(lines) + "\n")
+        # All transfers wait in one process: its limit grows with their number.
+        self.timeout = REQ_TIMEOUT * 2 + self.n * (1 if VALGRIND else 0.2)
+        self.proc = subprocess.Popen([CURL, "--no-progress-meter", "-K", str(cfg)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def result(self):
+        try:
+            out, err = self.proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+        try:
+            if self.proc.returncode != 0:
+                raise RuntimeError("curl failed rc=%d: %s" % (self.proc.returncode,
+                                                              err.decode(errors="replace")))
+            wout = {}
+            for line in out.decode().splitlines():
+                i, version, connects, port = line.split()
+                wout[int(i)] = (version, int(connects), int(port))
+            assert sorted(wout) == list(range(self.n)), out
+            res = []
+            for i in range(self.n):
+                head = (self.tmp / ("%d.head" % i)).read_bytes()
+                status, headers_l, sl = parse_head(head)
+                body = self.tmp / ("%d.body" % i)
+                r = Response(status, headers_l, body.read_bytes() if body.exists() else b"",
+                             sl, head)
+                r.http_version, r.num_connects, r.local_port = wout[i]
+                res.append(r)
+            return res
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 class Httpd:
     """One apache2 instance with a generated ServerRoot. See the module docstring."""
 
     def __init__(self, conf="", modules=(), mpm="event", tls=False, cgi=False, php=False,
-                 idsession=True, debug=True, base_dir=None, name="httpd", env=None):
-        if VALGRIND:
+                 idsession=True, debug=True, base_dir=None, name="httpd", env=None, h2=False):
+        if h2 and mpm == "prefork":
+            raise ValueError("mod_http2 needs a threaded MPM (event or worker)")
+        if VALGRIND and not h2:
             mpm = "prefork"
         self.mpm = mpm
-        self.tls = tls
+        self.h2 = h2
+        self.tls = tls or h2
         self.cgi = cgi or php
         self.php = php
         self.idsession = idsession
@@ -392,9 +484,9 @@ class Httpd:
         self.error_log = self.root / "logs" / "error_log"
         self.conf_file = self.root / "conf" / "httpd.conf"
         self.port = free_port()
-        self.tls_port = free_port() if tls else None
+        self.tls_port = free_port() if self.tls else None
         self.cert = self.key = None
-        if tls:
+        if self.tls:
             self.cert, self.key = make_cert(self.root / "conf")
         self.proc = None
         self.valgrind_log = self.root / "logs" / "valgrind.log"
@@ -453,6 +545,8 @@ class Httpd:
             mods.append("actions")
         if self.tls:
             mods += ["socache_shmcb", "ssl"]
+        if self.h2:
+            mods.append("http2")
         for m in self.modules:
             if m not in mods:
                 mods.append(m)
@@ -499,7 +593,8 @@ class Httpd:
             out.append('SSLSessionCache "shmcb:%s/run/ssl_scache(64000)"\n' % self.root)
             out.append("<VirtualHost 127.0.0.1:%d>\n  SSLEngine on\n"
                        '  SSLCertificateFile "%s"\n  SSLCertificateKeyFile "%s"\n'
-                       "</VirtualHost>\n" % (self.tls_port, self.cert, self.key))
+                       "%s</VirtualHost>\n" % (self.tls_port, self.cert, self.key,
+                                                "  Protocols h2 http/1.1\n" if self.h2 else ""))
         out.append("\n# ---- test configuration ----\n")
         out.append(self.subst(conf))
         out.append("\n")
@@ -722,6 +817,10 @@ class Httpd:
             return Response(status, headers_l, b, sl, head, p.stderr.decode(errors="replace"))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def curl_many(self, requests, parallel=True, parallel_max=100, http2=True):
+        """Many requests from one curl process; see the module docstring."""
+        return _CurlMany(self, requests, parallel, parallel_max, http2).result()
 
     def raw_request(self, data, tls=False):
         """Send exact request bytes (add `Connection: close` yourself, or use HTTP/1.0),

@@ -2,6 +2,8 @@
 
 import pytest
 
+import idshttpd
+
 CONF = """
 <Location /dup>
     Header always add Set-Cookie "a=1; Path=/"
@@ -95,3 +97,24 @@ def test_mpms(httpd_factory, mpm):
     h = httpd_factory(mpm=mpm, cgi=True, idsession=False)
     h.write_cgi("env.cgi", CGI)
     assert h.curl("/env.cgi").status == 200
+
+
+def test_h2_needs_a_threaded_mpm():
+    with pytest.raises(ValueError):
+        idshttpd.Httpd(h2=True, mpm="prefork", idsession=False)
+
+
+def test_curl_many_h2(httpd_factory):
+    """One curl process, a transfer a request each with its own Cookie header, over
+    HTTP/2: one connection per host name."""
+    h = httpd_factory(h2=True, cgi=True, idsession=False)
+    h.write_cgi("env.cgi", CGI)
+    reqs = [("/env.cgi?%d" % i, "c=%d" % i, "127.0.0.1" if i % 2 else "localhost")
+            for i in range(20)]
+    res = h.curl_many(reqs)
+    assert [r.body.splitlines()[0] for r in res] == ["HTTP_COOKIE=c=%d" % i for i in range(20)]
+    assert {r.http_version for r in res} == {"2"}
+    assert sum(r.num_connects for r in res) == 2
+    assert len({r.local_port for r in res[0::2]}) == len({r.local_port for r in res[1::2]}) == 1
+    [r] = h.curl_many(reqs[:1], http2=False)
+    assert r.http_version == "1.1" and r.status == 200

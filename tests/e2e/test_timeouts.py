@@ -5,17 +5,15 @@ The cookie is R.T.S; S is checked with the README's own Python snippet (extracte
 README.md and run here), so the documented layout is the one the module writes.  Tests
 wait for the wall clock to pass a deadline (wait_until), never for a fixed sleep."""
 
-import base64
 import hashlib
-import hmac
 import http.client
 import re
-import struct
 import time
 
 import pytest
 
-from idshttpd import wait_file_line, REPO, UNSET, log_id, one_cookie, cache_control, signed, signed_by
+from idshttpd import (wait_file_line, REPO, UNSET, log_id, one_cookie, cache_control, signed,
+                      signed_by, stamp)
 
 NAME = "_session"
 S1 = "timeout-secret-number-one-0123456789-abcdefgh"
@@ -122,14 +120,6 @@ def wait_until(t):
     seconds of the same clock."""
     while time.time() < t:
         time.sleep(min(0.05, max(0.0, t - time.time())))
-
-
-def stamp(secret, tok, created, renewed):
-    """An independent stamp maker (the layout in README)."""
-    times = struct.pack(">QQ", created, renewed)
-    mac = hmac.new(secret.encode(), b"mod_idsession stamp v1\0" + times + tok.encode(),
-                   hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(times + mac).rstrip(b"=").decode()
 
 
 def split(value):
