@@ -1958,13 +1958,19 @@ static IDS_NOINLINE int ids_reset(request_rec *r)
                                       : HTTP_MOVED_TEMPORARILY;
 }
 
-static int ids_reset_handler(request_rec *r)
+/* Both handlers in one hook: most requests leave at the first byte. */
+static int ids_handler(request_rec *r)
 {
-    if (r->handler == NULL || r->handler[0] != IDS_HANDLER[0]
-        || strcmp(r->handler, IDS_HANDLER) != 0) {
+    const char *h = r->handler;
+
+    if (h == NULL || h[0] != IDS_HANDLER[0]) {
         return DECLINED;
     }
-    return ids_reset(r);
+    if (strcmp(h, IDS_HANDLER) == 0) {
+        return ids_reset(r);
+    }
+    return strcmp(h, IDS_METRICS_HANDLER) == 0 ? ids_metrics_handler(r)
+                                                : DECLINED;
 }
 
 /* ---- optional functions ------------------------------------------------ */
@@ -2886,7 +2892,7 @@ static void ids_register_hooks(apr_pool_t *p)
     ap_hook_post_perdir_config(ids_strip_client_header, NULL, NULL,
                                APR_HOOK_FIRST);
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_handler(ids_reset_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ids_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);

@@ -31,7 +31,6 @@ extern module AP_MODULE_DECLARE_DATA idsession_module;
 
 APLOG_USE_MODULE(idsession);
 
-#define IDS_METRICS_HANDLER  "idsession-metrics"
 /* The userdata key of the segment; a new layout of ids_counters needs a
  * new key, so that a graceful restart into a newer module makes a segment
  * of its own rather than reading the old one wrongly. */
@@ -212,11 +211,8 @@ static void ids_metrics_write(request_rec *r)
              "idsession_info{version=\"" IDSESSION_VERSION "\"} 1\n", r);
 }
 
-static int ids_metrics_handler(request_rec *r)
+int ids_metrics_handler(request_rec *r)
 {
-    if (r->handler == NULL || strcmp(r->handler, IDS_METRICS_HANDLER) != 0) {
-        return DECLINED;
-    }
     ap_allow_methods(r, REPLACE_ALLOW, "GET", NULL);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
@@ -234,5 +230,4 @@ void ids_status_register_hooks(void)
     ap_hook_pre_mpm(ids_status_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, ids_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
-    ap_hook_handler(ids_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -70,9 +70,13 @@ static APR_INLINE void ids_count_key(int k)
     ids_add(&ids_ctr->key[k]);
 }
 
-/* Registers the pre_mpm hook, the status_hook and the idsession-metrics
- * handler. */
+#define IDS_METRICS_HANDLER "idsession-metrics"
+
+/* Registers the pre_mpm hook and the status_hook. */
 void ids_status_register_hooks(void);
+
+/* The idsession-metrics handler, for a request whose handler it is. */
+int ids_metrics_handler(request_rec *r);
 
 /* At each post_config: this generation's longest keyring (how many
  * IDSessionVerifiedKeyN lines) and the segment kept from the previous
