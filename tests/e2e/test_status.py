@@ -221,6 +221,7 @@ def test_key_lines_follow_the_longest_ring(httpd_factory):
     assert c["IDSessionVerifiedKey2"] == 1 and c["IDSessionKept"] == 1
 
 
+@pytest.mark.skipif(VALGRIND, reason="apache2 -X is one process with one thread")
 def test_exact_under_concurrency(httpd_factory):
     """N concurrent requests under the worker MPM, spread over several processes: the
     counters say exactly N."""
