@@ -18,8 +18,8 @@ PYTEST_ARGS  ?=
 FUZZ_SECONDS ?= 60
 DEPS         := scripts/deps.sh
 
-SRC          := mod_idsession.c idsession_core.c
-HDR          := mod_idsession.h idsession_core.h
+SRC          := mod_idsession.c mod_idsession_status.c idsession_core.c
+HDR          := mod_idsession.h mod_idsession_status.h idsession_core.h
 MODULE       := .libs/mod_idsession.so
 TESTMOD      := tests/mod/.libs/mod_idsession_test.so
 

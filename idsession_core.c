@@ -169,27 +169,43 @@ void ids_tag(const ids_key *key, const char *r, apr_size_t len, char *out)
     ids_b64url_encode(out, md, IDS_TAG_BYTES);
 }
 
-int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
-                 const ids_keyring *ring)
+/* i when hit, else was: no branch on hit, so the time taken does not tell
+ * which key matched. */
+static APR_INLINE int ids_pick(int hit, int i, int was)
+{
+    int mask = -hit;
+
+    return (i & mask) | (was & ~mask);
+}
+
+int ids_token_verify(const char *v, apr_size_t len, apr_size_t nbytes,
+                     const ids_keyring *ring)
 {
     apr_size_t rlen = IDS_B64URL_LEN(nbytes);
     char tag[IDS_TAG_CHARS + 1];
-    int i, ok = 0;
+    int i, key = -1;
 
     if (ring == NULL || ring->n == 0) {
-        return ids_random_part_ok(v, len, nbytes);
+        return ids_random_part_ok(v, len, nbytes) ? 0 : -1;
     }
     if (len != rlen + 1 + IDS_TAG_CHARS || v[rlen] != IDS_SEP
         || !ids_random_part_ok(v, rlen, nbytes)) {
-        return 0;
+        return -1;
     }
-    /* Every key is tried, so the time taken does not tell which one
-     * matched. */
-    for (i = 0; i < ring->n; i++) {
+    /* Every key is tried, the last first, so that the first that verifies
+     * is picked. */
+    for (i = ring->n - 1; i >= 0; i--) {
         ids_tag(&ring->keys[i], v, rlen, tag);
-        ok |= CRYPTO_memcmp(tag, v + rlen + 1, IDS_TAG_CHARS) == 0;
+        key = ids_pick(CRYPTO_memcmp(tag, v + rlen + 1, IDS_TAG_CHARS) == 0,
+                       i, key);
     }
-    return ok;
+    return key;
+}
+
+int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
+                 const ids_keyring *ring)
+{
+    return ids_token_verify(v, len, nbytes, ring) >= 0;
 }
 
 /* ---- stamps ------------------------------------------------------------ */
@@ -267,37 +283,68 @@ void ids_stamp_make(const ids_key *key, const char *token, apr_size_t len,
     ids_b64url_encode(out, raw, sizeof(raw));
 }
 
-int ids_stamp_check(const char *s, apr_size_t slen, const char *token,
-                    apr_size_t len, const ids_keyring *ring,
-                    apr_uint64_t now, apr_uint64_t *created,
-                    apr_uint64_t *renewed)
+int ids_stamp_verify(const char *s, apr_size_t slen, const char *token,
+                     apr_size_t len, const ids_keyring *ring,
+                     apr_uint64_t now, apr_uint64_t *created,
+                     apr_uint64_t *renewed)
 {
     unsigned char raw[IDS_STAMP_BYTES], mac[IDS_STAMP_MAC_BYTES];
     apr_uint64_t c, r;
-    int i, ok = 0;
+    int i, key = -1;
 
     if (ring == NULL || ring->n == 0
         || !ids_random_part_ok(s, slen, IDS_STAMP_BYTES)
         || len > IDS_TOKEN_MAX_CHARS) {
-        return 0;
+        return -1;
     }
     ids_b64url_decode(s, slen, raw);
-    /* Every key is tried, so the time taken does not tell which one
-     * matched. */
-    for (i = 0; i < ring->n; i++) {
+    /* Every key is tried, as in ids_token_verify. */
+    for (i = ring->n - 1; i >= 0; i--) {
         ids_stamp_mac(&ring->keys[i], raw, token, len, mac);
-        ok |= CRYPTO_memcmp(mac, raw + 16, IDS_STAMP_MAC_BYTES) == 0;
+        key = ids_pick(CRYPTO_memcmp(mac, raw + 16, IDS_STAMP_MAC_BYTES) == 0,
+                       i, key);
     }
     c = ids_get_be64(raw);
     r = ids_get_be64(raw + 8);
     /* A time ahead of ours by more than clock skew was not stamped by a
      * server of this site; now + skew cannot wrap for any real clock. */
-    if (!ok || c > r || r > now + IDS_STAMP_SKEW) {
-        return 0;
+    if (key < 0 || c > r || r > now + IDS_STAMP_SKEW) {
+        return -1;
     }
     *created = c;
     *renewed = r;
-    return 1;
+    return key;
+}
+
+int ids_stamp_check(const char *s, apr_size_t slen, const char *token,
+                    apr_size_t len, const ids_keyring *ring,
+                    apr_uint64_t now, apr_uint64_t *created,
+                    apr_uint64_t *renewed)
+{
+    return ids_stamp_verify(s, slen, token, len, ring, now, created,
+                            renewed) >= 0;
+}
+
+int ids_value_form_ok(const char *v, apr_size_t len, apr_size_t nbytes,
+                      int is_signed, int timed)
+{
+    apr_size_t rlen = IDS_B64URL_LEN(nbytes);
+    apr_size_t tlen = ids_token_len(nbytes, 1);
+
+    if (!is_signed) {
+        return 0;
+    }
+    if (timed && len == tlen + 1 + IDS_STAMP_CHARS) {
+        if (v[tlen] != IDS_SEP
+            || !ids_random_part_ok(v + tlen + 1, IDS_STAMP_CHARS,
+                                   IDS_STAMP_BYTES)) {
+            return 0;
+        }
+        len = tlen;
+    }
+    return len == tlen && v[rlen] == IDS_SEP
+           && ids_random_part_ok(v, rlen, nbytes)
+           && ids_random_part_ok(v + rlen + 1, IDS_TAG_CHARS, IDS_TAG_BYTES);
 }
 
 /* The value of n digits at s, or -1 when one is not a digit. */

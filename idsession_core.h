@@ -77,6 +77,12 @@ void ids_tag(const ids_key *key, const char *r, apr_size_t len, char *out);
 int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
                  const ids_keyring *ring);
 
+/* The same check; the index in ring of the first key that verifies the
+ * tag (0 for an unsigned token under an empty ring), or -1.  Every key is
+ * tried whatever the answer. */
+int ids_token_verify(const char *v, apr_size_t len, apr_size_t nbytes,
+                     const ids_keyring *ring);
+
 /* ---- minting ----------------------------------------------------------- */
 
 /* Fills out (ids_token_len(nbytes, ring->n > 0) + 1 bytes) with a new
@@ -117,6 +123,21 @@ int ids_stamp_check(const char *s, apr_size_t slen, const char *token,
                     apr_size_t len, const ids_keyring *ring,
                     apr_uint64_t now, apr_uint64_t *created,
                     apr_uint64_t *renewed);
+
+/* The same check; the index in ring of the first key that verifies the
+ * stamp, or -1. */
+int ids_stamp_verify(const char *s, apr_size_t slen, const char *token,
+                     apr_size_t len, const ids_keyring *ring,
+                     apr_uint64_t now, apr_uint64_t *created,
+                     apr_uint64_t *renewed);
+
+/* 1 if v[0..len), which a location refused, has the form of a signed token
+ * for nbytes random bytes (with a stamp when timed, or without): then only
+ * a secret can have refused it, by its tag, its stamp or the stamp's
+ * times.  0 for a value refused for its form (length, alphabet, padding
+ * bits, separators), and for any refused value when is_signed is 0. */
+int ids_value_form_ok(const char *v, apr_size_t len, apr_size_t nbytes,
+                      int is_signed, int timed);
 
 /* Parses an RFC 3339 UTC time, "YYYY-MM-DDTHH:MM:SSZ" (or "+00:00" for
  * "Z", 't'/'z' or a space allowed as in the RFC), into Unix seconds.

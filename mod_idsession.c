@@ -26,6 +26,7 @@
 #include "apr_uri.h"
 
 #include "mod_idsession.h"
+#include "mod_idsession_status.h"
 #include "idsession_core.h"
 
 #include <openssl/crypto.h>
@@ -54,6 +55,7 @@ APLOG_USE_MODULE(idsession);
 #define IDS_ENV_CREATED      "SESSION_CREATED"
 #define IDS_ENV_EXPIRES      "SESSION_EXPIRES"
 #define IDS_ENV_EXPIRED      "SESSION_EXPIRED"
+#define IDS_ENV_KEY_INDEX    "SESSION_KEY_INDEX"
 #define IDS_RENEW_CAP        300    /* default renew interval at most */
 /* How long a browser keeps a timed-out cookie: long enough to come back
  * and be told SESSION_EXPIRED, short enough not to carry it for ever. */
@@ -150,6 +152,7 @@ typedef struct {
     const char *created_s;      /* SESSION_CREATED and SESSION_EXPIRES */
     const char *expires_s;
     const char *expired;        /* SESSION_EXPIRED: "idle" or "lifetime" */
+    int key;                    /* SESSION_KEY_INDEX; -1: unsigned */
 } ids_state;
 
 /* The last token a connection's client sent that was well-formed, so that
@@ -162,6 +165,7 @@ typedef struct {
     const ids_keyring *ring;
     apr_size_t nbytes;
     int timed;                  /* token is the cookie's token.stamp */
+    int key;                    /* as ids_state's */
     apr_size_t len;
     char token[IDS_TOKEN_MAX_CHARS + 1 + IDS_STAMP_CHARS + 1];
     char store_key[IDS_STORE_KEY_CHARS + 1];
@@ -207,11 +211,17 @@ static int ids_have_cache;
  * only on the message's own rare path. */
 static volatile apr_uint32_t ids_unoffered_at;
 static volatile apr_uint32_t ids_untimed_at;
+static volatile apr_uint32_t ids_malformed_at;
+static volatile apr_uint32_t ids_forged_at;
 
 /* Warnings found while reading the configuration, logged once the error
  * log is open (post_config) and by apache2 -t (test_config).  Reset in
  * pre_config, written only while the configuration is read. */
 static apr_array_header_t *ids_config_warnings;
+
+/* The most IDSessionSecret lines of a section, for the counters; reset in
+ * pre_config, written only while the configuration is read. */
+static int ids_longest_ring;
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -598,7 +608,7 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
         out->no_cache = 1;
     }
     if (r != out && out->sent_bodyct) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IDS_LOGNO(00002)
                       "session token minted in a subrequest after %s had "
                       "sent its headers; the cookie is lost: turn IDSession "
                       "On for the main request", out->uri);
@@ -616,7 +626,8 @@ static const char *ids_new_token(request_rec *r, apr_pool_t *p,
     apr_status_t rv = ids_token_mint(t, nbytes, ring);
 
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+        ids_count(IDS_C_RANDOM_FAILURES);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, IDS_LOGNO(00003)
                       "cannot mint a %s: the random source failed; "
                       "answering 500 rather than using a weaker token", what);
         return NULL;
@@ -691,7 +702,8 @@ typedef struct {
     const char *bad;            /* the first value refused, for the log */
     apr_size_t badlen;
     int seen;
-    int checked;                /* found by ids_token_ok, not the memo */
+    int checked;                /* found by a check, not the memo */
+    int key;                    /* the key that verified it, or -1 */
     /* With timeouts: */
     int timed;                  /* values are token.stamp */
     int stamped;                /* the value found has a stamp */
@@ -700,31 +712,40 @@ typedef struct {
     apr_uint64_t renewed;
 } ids_scan;
 
-/* 1 if v[0..len) is a signed token with a valid stamp, or without one
- * (for adoption, or to be told its session ended). */
-static IDS_NOINLINE int ids_timed_ok(ids_scan *s, const char *v,
-                                     apr_size_t len)
+/* The key index of v[0..len) if it is a signed token with a valid stamp,
+ * or without one (for adoption, or to be told its session ended); else -1.
+ * The index is the larger of the tag's and the stamp's: the oldest secret
+ * that the cookie needs. */
+static IDS_NOINLINE int ids_timed_key(ids_scan *s, const char *v,
+                                      apr_size_t len)
 {
     apr_size_t tlen = ids_token_len(s->nbytes, 1);
+    int tag, stamp;
 
     if (len == tlen) {
         s->stamped = 0;
-        return ids_token_ok(v, len, s->nbytes, s->ring);
+        return ids_token_verify(v, len, s->nbytes, s->ring);
     }
     s->stamped = 1;
-    return len == tlen + 1 + IDS_STAMP_CHARS && v[tlen] == IDS_SEP
-           && ids_token_ok(v, tlen, s->nbytes, s->ring)
-           && ids_stamp_check(v + tlen + 1, IDS_STAMP_CHARS, v, tlen,
-                              s->ring, s->now, &s->created, &s->renewed);
+    if (len != tlen + 1 + IDS_STAMP_CHARS || v[tlen] != IDS_SEP
+        || (tag = ids_token_verify(v, tlen, s->nbytes, s->ring)) < 0
+        || (stamp = ids_stamp_verify(v + tlen + 1, IDS_STAMP_CHARS, v, tlen,
+                                     s->ring, s->now, &s->created,
+                                     &s->renewed)) < 0) {
+        return -1;
+    }
+    return tag > stamp ? tag : stamp;
 }
 
 static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
 {
     ids_scan *s = ctx;
+    int key = s->timed ? ids_timed_key(s, v, len)
+                       : ids_token_verify(v, len, s->nbytes, s->ring);
 
-    if (s->timed ? ids_timed_ok(s, v, len)
-                 : ids_token_ok(v, len, s->nbytes, s->ring)) {
+    if (key >= 0) {
         s->checked = 1;
+        s->key = s->ring && s->ring->n > 0 ? key : -1;
         return 1;
     }
     if (s->bad == NULL) {
@@ -745,6 +766,7 @@ static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
     m->ring = s->ring;
     m->nbytes = s->nbytes;
     m->timed = s->timed;
+    m->key = s->key;
     m->len = s->vlen;
     memcpy(m->token, s->v, s->vlen);
     m->token[s->vlen] = '\0';
@@ -809,25 +831,67 @@ static void ids_scan_cookies(const apr_table_t *t, ids_scan *s)
     }
 }
 
-/* Why the first cookie the scan refused was not taken, for LogLevel
- * debug. */
-static const char *ids_reject_reason(request_rec *r, const ids_scan *s)
+/* Why the first cookie the scan refused was not taken; forged: it has
+ * the form of a signed token (ids_value_form_ok). */
+static const char *ids_reject_reason(request_rec *r, const ids_scan *s,
+                                     int forged)
 {
     apr_size_t want = ids_token_len(s->nbytes, s->ring && s->ring->n > 0);
 
+    if (forged) {
+        return s->timed ? "no IDSessionSecret verifies its tag and stamp, "
+                          "or the stamp's times are impossible"
+                        : "its tag does not verify under any IDSessionSecret";
+    }
     if (s->timed) {
-        return apr_psprintf(r->pool, "%" APR_SIZE_T_FMT " characters; "
-                            "not a signed token with a stamp that verifies "
-                            "and whose times are possible", s->badlen);
+        return apr_psprintf(r->pool, "%" APR_SIZE_T_FMT " characters; not "
+                            "a signed token, with or without a stamp",
+                            s->badlen);
     }
     if (s->badlen != want) {
         return apr_psprintf(r->pool, "%" APR_SIZE_T_FMT " characters, not %"
                             APR_SIZE_T_FMT, s->badlen, want);
     }
-    if (!ids_random_part_ok(s->bad, IDS_B64URL_LEN(s->nbytes), s->nbytes)) {
-        return "not the base64url this module mints";
+    return "not the base64url this module mints";
+}
+
+/* 1 at most once per IDS_WARN_INTERVAL in this process, so that a message
+ * that every request may cause shows without flooding the log. */
+static int ids_warn_due(request_rec *r, volatile apr_uint32_t *at)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time);
+    apr_uint32_t last = apr_atomic_read32(at);
+
+    if (last != 0 && now - last < IDS_WARN_INTERVAL) {
+        return 0;
     }
-    return "its tag does not verify under any IDSessionSecret";
+    return apr_atomic_cas32(at, now, last) == last;
+}
+
+/* Counts the cookie the scan refused first, and logs why: at info at most
+ * once a minute per process and kind, so that a node with the wrong secret
+ * shows without debug logging; at debug every time. */
+static IDS_NOINLINE void ids_refused_cookie(request_rec *r, const ids_scan *s)
+{
+    int forged = ids_value_form_ok(s->bad, s->badlen, s->nbytes,
+                                   s->ring && s->ring->n > 0, s->timed);
+    int level = APLOG_DEBUG;
+
+    ids_count(forged ? IDS_C_REFUSED_SIGNATURE : IDS_C_REFUSED_MALFORMED);
+    if (APLOGrinfo(r)
+        && ids_warn_due(r, forged ? &ids_forged_at : &ids_malformed_at)) {
+        level = APLOG_INFO;
+    }
+    else if (!APLOGrdebug(r)) {
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, level, 0, r, "%ssession cookie %s rejected (%d "
+                  "seen; first: %s); minting a new token%s",
+                  forged ? IDS_LOGNO(00008) : IDS_LOGNO(00007), s->name,
+                  s->seen, ids_reject_reason(r, s, forged),
+                  level == APLOG_INFO ? " (logged at info at most once a "
+                  "minute per process; LogLevel idsession:debug logs each)"
+                  : "");
 }
 
 /* 1 if t holds no SESSION_* key, as a fresh request's notes and env do.
@@ -871,8 +935,15 @@ static IDS_NOINLINE void ids_put_time_vars(apr_table_t *t,
     }
 }
 
-/* SESSION_TOKEN, SESSION_STORE_KEY, SESSION_LOG_ID and SESSION_TOKEN_NEW
- * (and the time variables) into t.  A
+/* SESSION_KEY_INDEX's values, without an allocation. */
+static const char *const ids_key_index[IDS_KEYS_MAX] = {
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+    "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24",
+    "25", "26", "27", "28", "29", "30", "31"
+};
+
+/* SESSION_TOKEN, SESSION_STORE_KEY, SESSION_LOG_ID, SESSION_KEY_INDEX and
+ * SESSION_TOKEN_NEW (and the time variables) into t.  A
  * SESSION_TOKEN_NEW or SESSION_TOKEN_NEXT from elsewhere (a server-context
  * RewriteRule's E=, say) goes; ids_publish sets the next token again where
  * one is offered. */
@@ -882,6 +953,9 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
         apr_table_addn(t, IDS_ENV_TOKEN, st->token);
         apr_table_addn(t, IDS_ENV_STORE_KEY, st->store_key);
         apr_table_addn(t, IDS_ENV_LOG_ID, st->log_id);
+        if (st->key >= 0) {
+            apr_table_addn(t, IDS_ENV_KEY_INDEX, ids_key_index[st->key]);
+        }
         if (st->minted) {
             apr_table_addn(t, IDS_ENV_NEW, "1");
             if (st->withheld) {
@@ -900,6 +974,12 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
     apr_table_setn(t, IDS_ENV_TOKEN, st->token);
     apr_table_setn(t, IDS_ENV_STORE_KEY, st->store_key);
     apr_table_setn(t, IDS_ENV_LOG_ID, st->log_id);
+    if (st->key >= 0) {
+        apr_table_setn(t, IDS_ENV_KEY_INDEX, ids_key_index[st->key]);
+    }
+    else {
+        apr_table_unset(t, IDS_ENV_KEY_INDEX);
+    }
     apr_table_unset(t, IDS_ENV_NEXT);
     if (st->minted) {
         apr_table_setn(t, IDS_ENV_NEW, "1");
@@ -1017,7 +1097,7 @@ static int ids_is_session_var(const char *k, const char *unused)
     static const char *const names[] = {
         IDS_ENV_TOKEN, IDS_ENV_NEW, IDS_ENV_NEXT, IDS_ENV_LOG_ID,
         IDS_ENV_STORE_KEY, IDS_ENV_WITHHELD, IDS_ENV_CREATED,
-        IDS_ENV_EXPIRES, IDS_ENV_EXPIRED, NULL
+        IDS_ENV_EXPIRES, IDS_ENV_EXPIRED, IDS_ENV_KEY_INDEX, NULL
     };
     int i;
 
@@ -1170,11 +1250,12 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
 {
     ids_state *st;
 
-    if (s->seen && expired == NULL && APLOGrdebug(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "session cookie %s rejected (%d seen; first: "
-                      "%s); minting a new token", s->name, s->seen,
-                      ids_reject_reason(r, s));
+    if (expired) {
+        ids_count(expired[0] == 'i' ? IDS_C_EXPIRED_IDLE
+                                    : IDS_C_EXPIRED_LIFETIME);
+    }
+    else if (s->bad) {
+        ids_refused_cookie(r, s);
     }
     st = ids_state_new(root, 0);
     st->token = ids_new_token(r, root->pool, c, "session token");
@@ -1182,7 +1263,9 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
         st->failed = 1;
         return NULL;
     }
+    ids_count(IDS_C_MINTED);
     st->minted = 1;
+    st->key = ids_signed(c) ? 0 : -1;
     st->expired = expired;
     ids_set_keys(root->pool, st);
     ids_set_rules(st, c);
@@ -1232,6 +1315,7 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
     st->log_id = ids_log_id_from(k + IDS_STORE_KEY_CHARS + 1, k);
     st->rule_ring = s->ring;
     st->rule_nbytes = s->nbytes;
+    st->key = s->key;
     return st;
 }
 
@@ -1280,6 +1364,7 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
     }
     st->timed = 1;
     if (renew) {
+        ids_count(IDS_C_RENEWED);
         st->renewed = now;
         st->renewed_now = 1;
     }
@@ -1325,6 +1410,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.badlen = 0;
         s.seen = 0;
         s.checked = 0;
+        s.key = -1;
         if (s.timed) {
             s.now = (apr_uint64_t)apr_time_sec(r->request_time);
             s.stamped = 0;
@@ -1333,6 +1419,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
 
         if (s.v && !s.checked) {
             /* The memo's own value: no HMAC, no SHA-256. */
+            s.key = s.memo->key;
             st = ids_state_found(root, &s, s.memo->store_key);
             if (s.timed) {
                 s.stamped = 1;
@@ -1357,7 +1444,13 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         if (st && s.timed) {
             st = ids_session_times(r, c, st, &s, &expired);
         }
-        if (st == NULL) {
+        if (st) {
+            ids_count(IDS_C_KEPT);
+            if (st->key >= 0) {
+                ids_count_key(st->key);
+            }
+        }
+        else {
             st = ids_mint_session(r, root, c, &s, expired);
             if (st == NULL) {
                 return NULL;
@@ -1389,6 +1482,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
     st->token = token;
     ids_set_keys(root->pool, st);
     ids_set_rules(st, c);
+    st->key = ids_signed(c) ? 0 : -1;
     st->minted = 1;
     st->withheld = 0;
     st->expired = NULL;
@@ -1419,6 +1513,7 @@ static const char *ids_rotate(request_rec *r, const ids_dir_conf *c)
     }
     st->failed = 0;
     ids_switch(r, st, c, token);
+    ids_count(IDS_C_RESETS);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "session reset: log id %s replaces %s", st->log_id,
                   old ? old : "none");
@@ -1533,25 +1628,12 @@ static int ids_app_header_value(request_rec *r)
     return ids_is_one(v) || ids_is_one(ev);
 }
 
-/* 1 at most once per IDS_WARN_INTERVAL in this process, so that a
- * misconfiguration hit by every request warns without flooding the log. */
-static int ids_warn_due(request_rec *r, volatile apr_uint32_t *at)
-{
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time);
-    apr_uint32_t last = apr_atomic_read32(at);
-
-    if (last != 0 && now - last < IDS_WARN_INTERVAL) {
-        return 0;
-    }
-    return apr_atomic_cas32(at, now, last) == last;
-}
-
 /* The application asked for rotation; the location gave it no next
  * token. */
 static IDS_NOINLINE void ids_app_reset_unoffered(request_rec *r)
 {
     if (ids_warn_due(r, &ids_unoffered_at)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IDS_LOGNO(00004)
                       "%s: 1 in the response to %s was dropped and the "
                       "session was NOT rotated: IDSessionAppReset is not On "
                       "there, so no SESSION_TOKEN_NEXT was offered (note "
@@ -1585,7 +1667,7 @@ static int ids_strip_client_header(request_rec *r)
 static IDS_NOINLINE int ids_untimed_refusal(request_rec *r)
 {
     if (ids_warn_due(r, &ids_untimed_at)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, IDS_LOGNO(00005)
                       "%s: IDSessionIdleTimeout or IDSessionMaxLifetime "
                       "applies here, but no IDSessionSecret does, so "
                       "sessions could not end: answering 500 (logged at "
@@ -1729,6 +1811,7 @@ static IDS_NOINLINE void ids_app_rotate(request_rec *r, ids_state *st)
      * when an internal redirect (php-cgi, ErrorDocument) answers. */
     ids_switch(r, st, st->app, st->next);
     st->next = NULL;
+    ids_count(IDS_C_APP_ROTATIONS);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "session rotated by the application: log id %s "
                   "replaces %s", st->log_id, old);
@@ -1831,8 +1914,10 @@ static void ids_reset_refused(request_rec *r, const char *why)
         ids_drop_set_cookie(out->pool, out->headers_out, st->cookie_name);
         st->cookie = NULL;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "session reset refused as "
-                  "cross-site (%s); see IDSessionResetFrom", why);
+    ids_count(IDS_C_RESETS_REFUSED);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, IDS_LOGNO(00006)
+                  "session reset refused as cross-site (%s); see "
+                  "IDSessionResetFrom", why);
 }
 
 static IDS_NOINLINE int ids_reset(request_rec *r)
@@ -1873,13 +1958,19 @@ static IDS_NOINLINE int ids_reset(request_rec *r)
                                       : HTTP_MOVED_TEMPORARILY;
 }
 
-static int ids_reset_handler(request_rec *r)
+/* Both handlers in one hook: most requests leave at the first byte. */
+static int ids_handler(request_rec *r)
 {
-    if (r->handler == NULL || r->handler[0] != IDS_HANDLER[0]
-        || strcmp(r->handler, IDS_HANDLER) != 0) {
+    const char *h = r->handler;
+
+    if (h == NULL || h[0] != IDS_HANDLER[0]) {
         return DECLINED;
     }
-    return ids_reset(r);
+    if (strcmp(h, IDS_HANDLER) == 0) {
+        return ids_reset(r);
+    }
+    return strcmp(h, IDS_METRICS_HANDLER) == 0 ? ids_metrics_handler(r)
+                                                : DECLINED;
 }
 
 /* ---- optional functions ------------------------------------------------ */
@@ -2250,7 +2341,8 @@ static const char *ids_read_secret_file(cmd_parms *cmd, const char *path,
     if (rv == APR_SUCCESS
         && (fi.protection & (APR_GREAD | APR_WREAD | APR_GWRITE
                              | APR_WWRITE))) {
-        ids_config_warn(cmd, apr_psprintf(cmd->temp_pool, "%s: secret file "
+        ids_config_warn(cmd, apr_psprintf(cmd->temp_pool, IDS_LOGNO(00011)
+                        "%s: secret file "
                         "%s has mode %04o: others than its owner can read "
                         "or change it; chmod 600 (or 640 root:root with "
                         "httpd starting as root) is enough",
@@ -2323,10 +2415,18 @@ static const char *add_secret(cmd_parms *cmd, void *dv, const char *arg)
                                 cmd->cmd->name, IDS_SECRET_MIN, len);
         }
     }
+    if (c->ring && c->ring->n >= IDS_KEYS_MAX) {
+        return apr_psprintf(cmd->pool, "%s: at most %d secrets in a "
+                            "section (each costs an HMAC per refused "
+                            "cookie)", cmd->cmd->name, IDS_KEYS_MAX);
+    }
     /* Each directive copies the ring, so a ring that requests may share
      * is never written after it is built. */
     ring = apr_palloc(cmd->pool, sizeof(*ring));
     ring->n = (c->ring ? c->ring->n : 0) + 1;
+    if (ring->n > ids_longest_ring) {
+        ids_longest_ring = ring->n;
+    }
     keys = apr_palloc(cmd->pool, sizeof(ids_key) * ring->n);
     if (c->ring) {
         memcpy(keys, c->ring->keys, sizeof(ids_key) * c->ring->n);
@@ -2351,7 +2451,8 @@ static const char *add_secret(cmd_parms *cmd, void *dv, const char *arg)
             OPENSSL_cleanse((char *)d->args, strlen(d->args));
         }
         d->args = "(secret not shown)";
-        ids_config_warn(cmd, apr_psprintf(cmd->temp_pool, "%s: a literal "
+        ids_config_warn(cmd, apr_psprintf(cmd->temp_pool, IDS_LOGNO(00012)
+                        "%s: a literal "
                         "secret may stay in httpd's memory, where the "
                         "configuration reader's buffers held it; use "
                         "IDSessionSecret file:/path instead",
@@ -2483,14 +2584,16 @@ static int ids_check_merged(apr_hash_t *seen, server_rec *s, apr_pool_t *p,
     const char *why = ids_conf_conflict(p, m, &wins);
 
     if (why) {
-        ids_warn_once(seen, s, apr_pstrcat(p, why, " after merging ", where,
-                                           "; ", wins, NULL));
+        ids_warn_once(seen, s, apr_pstrcat(p, IDS_LOGNO(00009), why,
+                                           " after merging ", where, "; ",
+                                           wins, NULL));
     }
     /* A __Host- name sends Path=/ whatever the directive says. */
     if (m->enabled == 1 && m->cookie_path && url
         && !(ids_cookie_name(m)->prefix & IDS_PREFIX_HOST)
         && !ids_path_covers(m->cookie_path, url)) {
-        ids_warn_once(seen, s, apr_psprintf(p, "IDSessionCookiePath %s does "
+        ids_warn_once(seen, s, apr_psprintf(p, IDS_LOGNO(00010)
+                      "IDSessionCookiePath %s does "
                       "not cover %s, where IDSession is On after merging %s: "
                       "browsers do not send the cookie there, so every "
                       "request there gets a new token", m->cookie_path, url,
@@ -2635,7 +2738,7 @@ static const char *ids_timeout_error(apr_pool_t *p, const ids_dir_conf *m,
     const char *why;
 
     if (ids_timeouts_on(m) && !ids_signed(m)) {
-        return apr_psprintf(p, "%s %" APR_INT64_T_FMT " needs "
+        return apr_psprintf(p, IDS_LOGNO(00013) "%s %" APR_INT64_T_FMT " needs "
                             "IDSessionSecret, and none applies after "
                             "merging %s: a session's times are signed",
                             m->idle_timeout > 0 ? "IDSessionIdleTimeout"
@@ -2644,7 +2747,8 @@ static const char *ids_timeout_error(apr_pool_t *p, const ids_dir_conf *m,
                                                 : m->max_lifetime, where);
     }
     why = ids_renew_error(p, m);
-    return why ? apr_pstrcat(p, why, " after merging ", where, NULL) : NULL;
+    return why ? apr_pstrcat(p, IDS_LOGNO(00014), why, " after merging ",
+                             where, NULL) : NULL;
 }
 
 /* Logs one error and counts it, once per message. */
@@ -2742,6 +2846,7 @@ static int ids_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
     ids_config_warnings = NULL;
+    ids_longest_ring = 0;
     return OK;
 }
 
@@ -2755,6 +2860,14 @@ static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ids_log_config_warnings(ptemp, s);
     ids_warn_merged_conflicts(ptemp, s);
     ids_have_cache = ap_find_linked_module("mod_cache.c") != NULL;
+    ids_status_post_config(s, ids_longest_ring);
+    /* In the server's description: mod_info, server-status, and httpd's
+     * own startup notice; the Server header only with ServerTokens Full. */
+    ap_add_version_component(pconf, "mod_idsession/" IDSESSION_VERSION);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, IDS_LOGNO(00001)
+                 "mod_idsession/" IDSESSION_VERSION " configured: counters "
+                 "in shared memory, with %d IDSessionVerifiedKey lines (the "
+                 "longest IDSessionSecret list)", ids_longest_ring);
     return OK;
 }
 
@@ -2779,7 +2892,7 @@ static void ids_register_hooks(apr_pool_t *p)
     ap_hook_post_perdir_config(ids_strip_client_header, NULL, NULL,
                                APR_HOOK_FIRST);
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_handler(ids_reset_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ids_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
@@ -2792,6 +2905,7 @@ static void ids_register_hooks(apr_pool_t *p)
     ids_late_handle = ap_register_output_filter(IDS_FILTER_LATE,
                                                 ids_late_filter, NULL,
                                                 AP_FTYPE_PROTOCOL - 1);
+    ids_status_register_hooks();
     APR_REGISTER_OPTIONAL_FN(idsession_get_token);
     APR_REGISTER_OPTIONAL_FN(idsession_reset_token);
 }

@@ -99,6 +99,8 @@ mod_idsession demo on $base/ (Ctrl-C stops it)
   $base/login.php         login without a redirect (user demo, password demo)
   $base/reset             new token, then back to /
   $base/server-info?mod_idsession.c   the module's directives (mod_info)
+  $base/server-status     the module's counters (mod_status; ?auto for lines)
+  $base/idsession-metrics the same for Prometheus
 
   curl -si $base/         # see the Set-Cookie
   curl -si -c jar -b jar $base/cgi-bin/index.cgi

@@ -34,7 +34,9 @@ How to write a test
 Pieces:
 - `Httpd(conf=..., modules=[...], mpm="event|worker|prefork", tls=..., cgi=..., php=...)`;
   `.write(rel, text, mode=None)`, `.write_cgi(rel, text)` (executable), `.start()`, `.stop()`,
-  `.restart(conf=None)`, `.configtest(extra_conf) -> (rc, output)`.
+  `.restart(conf=None)`, `.configtest(extra_conf) -> (rc, output)`, `.graceful()` and
+  `.hard_restart()` (`apache2 -k graceful|restart`, returning once the new generation
+  has logged "resuming normal operations").
 - In `conf`, `@ROOT@ @DOCROOT@ @PORT@ @TLS_PORT@ @MODULE@ @CERT@ @KEY@` are replaced
   (no str.format: httpd configs are full of braces).
 - `Httpd(env={...})` adds environment variables for apache2 (e.g. LD_PRELOAD).
@@ -53,7 +55,8 @@ Pieces:
   cannot send) and parses the answer the same way.
 - Error log: after every test the autouse fixture in conftest.py fails the test when the
   log holds a `[...:warn]`, `:error]`, `:crit]`, `:alert]` or `:emerg]` line that was not
-  declared with `httpd.expect_log(regex)` during the test. `httpd.log_lines()` gives the
+  declared with `httpd.expect_log(regex)` during the test, or an `[idsession:...]` line at
+  notice or above without its `IDSnnnnn: ` message number (which no declaration excuses). `httpd.log_lines()` gives the
   lines written since the current test began, `httpd.wait_log(regex)` polls for one.
   Warnings logged at startup count against the first test that checks that server, so
   declare them before `start()` (e.g. `h = factory(..., start=False); h.expect_log(..);
@@ -113,6 +116,10 @@ REQ_TIMEOUT = 60 if VALGRIND else 15
 
 # Log levels that fail a test unless expected.
 BAD_LOG = re.compile(r"\[[A-Za-z0-9_.-]*:(warn|error|crit|alert|emerg)\]")
+
+# mod_idsession's lines at notice and above must carry a message number (README, "Log
+# messages"); one without fails the test whatever it declared.
+UNNUMBERED_LOG = re.compile(r"\[idsession:(notice|warn|error|crit|alert|emerg)\](?!.*\bIDS\d{5}: )")
 
 # Environment noise that never fails a test (Debian's mod_ssl vs. a newer libssl).
 IGNORED_LOG = [re.compile(r"AH01882: Init: this version of mod_ssl was compiled against"),
@@ -708,6 +715,30 @@ class Httpd:
             raise AssertionError("valgrind reported errors (%s):\n%s" % (
                 self.valgrind_log, text[-8000:]))
 
+    def _signal_restart(self, how):
+        """`apache2 -k how` (graceful or restart); returns once the new generation has
+        logged that it resumes normal operations."""
+        done = re.compile(r"configured -- resuming normal operations")
+        before = len(done.findall(self._read_log()))
+        p = subprocess.run([APACHE2, "-f", str(self.conf_file), "-k", how],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(done.findall(self._read_log())) <= before:
+            if time.monotonic() > deadline:
+                raise AssertionError("no new generation after -k %s:\n%s"
+                                     % (how, self._read_log()[-3000:]))
+            time.sleep(0.05)   # polling interval, not synchronisation
+        return self
+
+    def graceful(self):
+        """A graceful restart: the children finish their requests; the scoreboard stays."""
+        return self._signal_restart("graceful")
+
+    def hard_restart(self):
+        """A full restart (SIGHUP): the children are stopped at once."""
+        return self._signal_restart("restart")
+
     def restart(self, conf=None):
         """Stop, optionally replace the test configuration, start again."""
         self.stop()
@@ -768,8 +799,9 @@ class Httpd:
         self._checked += len(raw)
         text = raw.decode("utf-8", "replace")
         bad = [l for l in text.splitlines()
-               if BAD_LOG.search(l)
-               and not any(rx.search(l) for rx in self._expected + IGNORED_LOG)]
+               if UNNUMBERED_LOG.search(l)
+               or (BAD_LOG.search(l)
+                   and not any(rx.search(l) for rx in self._expected + IGNORED_LOG))]
         self._expected = []
         return bad
 

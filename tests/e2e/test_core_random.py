@@ -2,6 +2,7 @@
 weaker token. An LD_PRELOAD shim makes getrandom(2) (what APR uses) fail while a flag file
 exists, so the server starts normally and the failure is switched on per request."""
 
+import re
 import subprocess
 
 import pytest
@@ -39,6 +40,10 @@ CONF = """
 <Location /r/reset>
     SetHandler idsession-reset
 </Location>
+<Location /server-status>
+    SetHandler server-status
+    IDSession Off
+</Location>
 """
 
 
@@ -55,7 +60,7 @@ def shim(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def httpd(httpd_module_factory, shim):
-    h = httpd_module_factory(conf=CONF, cgi=True, start=False)
+    h = httpd_module_factory(conf=CONF, cgi=True, start=False, modules=["status"])
     lib = h.write("failrandom.so", shim, mode=0o755, under="run")
     h.flag = h.root / "run" / "fail-random"
     h.env = {"LD_PRELOAD": str(lib), "IDS_FAIL_RANDOM_FLAG": str(h.flag)}
@@ -77,7 +82,8 @@ def test_mint_fails_with_500(failing):
     assert r.headers_named("set-cookie") == []
     assert "SESSION_TOKEN=" not in r.body
     failing.expect_log(r"\[idsession:error\].*random")
-    failing.wait_log(r"\[idsession:error\].*random")
+    failing.wait_log(r"\[idsession:error\] .*IDS00003: cannot mint a session token: the "
+                     r"random source failed")
 
 
 def test_malformed_cookie_fails_with_500(failing):
@@ -106,3 +112,17 @@ def test_recovers(httpd):
     r = httpd.curl("/r/env.cgi")
     assert r.status == 200
     assert len(r.headers_named("set-cookie")) == 1
+
+
+def random_failures(h):
+    body = h.curl("/server-status?auto").body
+    return int(re.search(r"^IDSessionRandomFailures: (\d+)$", body, re.M).group(1))
+
+
+def test_failures_are_counted(failing):
+    before = random_failures(failing)
+    for path, cookie in (("/r/index.html", None), ("/r/index.html", "_session=short"),
+                         ("/r/reset", "_session=" + token())):
+        assert failing.curl(path, cookie_header=cookie).status == 500
+    assert random_failures(failing) == before + 3
+    failing.expect_log(r"\[idsession:error\].*random")

@@ -248,6 +248,23 @@ def test_server_info_lists_the_directives(demo):
         assert name in r.body
 
 
+def test_server_status_shows_the_counters(demo):
+    before = demo.get("/server-status?auto")
+    assert before.status == 200 and before.set_cookies("_session") == []
+    kept = session_cookie(demo.get("/cgi-bin/index.cgi"))
+    demo.get("/cgi-bin/index.cgi", cookie=kept)
+    html = demo.get("/server-status")
+    assert "<h2>mod_idsession " in html.body and "<td>IDSessionKept</td>" in html.body
+    after = demo.get("/server-status?auto").body
+
+    def n(body, name):
+        return int(re.search(r"^%s: (\d+)$" % name, body, re.M).group(1))
+    assert n(after, "IDSessionKept") - n(before.body, "IDSessionKept") == 1
+    assert n(after, "IDSessionMinted") - n(before.body, "IDSessionMinted") == 1
+    assert n(after, "IDSessionVerifiedKey0") - n(before.body, "IDSessionVerifiedKey0") == 1
+    assert "idsession_kept_total " in demo.get("/idsession-metrics").body
+
+
 def test_refuses_a_busy_port(demo):
     p = subprocess.run([str(DEMO)], env=dict(demo.env, IDS_DEMO_ROOT=str(demo.root / "other")),
                        capture_output=True, text=True, timeout=60)

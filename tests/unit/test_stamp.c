@@ -118,6 +118,48 @@ static void test_stamp_codec(void)
     free(got);
 }
 
+/* The key index of a stamp, and the form of a stamped value that a
+ * location refused. */
+static void test_stamp_verify(void)
+{
+    const ids_keyring ring12 = { unit_key, 2 };
+    const ids_keyring ring3 = { &unit_key[2], 1 };
+    const char *tok = T1 "." T1_TAG1;
+    char s1[IDS_STAMP_CHARS + 1], s2[IDS_STAMP_CHARS + 1];
+    char v[66 + 1 + IDS_STAMP_CHARS + 1];
+    apr_uint64_t c = 0, r = 0;
+
+    ids_stamp_make(&unit_key[0], tok, 66, NOW - 5, NOW - 1, s1);
+    ids_stamp_make(&unit_key[1], tok, 66, NOW - 5, NOW - 1, s2);
+    tap_int_is(ids_stamp_verify(s1, 43, tok, 66, &ring12, NOW, &c, &r), 0,
+               "stamp_verify: key 1 of ring {1,2}: 0");
+    tap_int_is(ids_stamp_verify(s2, 43, tok, 66, &ring12, NOW, &c, &r), 1,
+               "stamp_verify: key 2 of ring {1,2}: 1");
+    tap_int_is(ids_stamp_verify(s2, 43, tok, 66, &ring3, NOW, &c, &r), -1,
+               "stamp_verify: unknown key: -1");
+    tap_int_is(ids_stamp_verify(s1, 43, tok, 66, &ring12, NOW - 100, &c, &r),
+               -1, "stamp_verify: times ahead of now: -1");
+
+    memcpy(v, tok, 66);
+    v[66] = '.';
+    memcpy(v + 67, s1, IDS_STAMP_CHARS + 1);
+    tap_int_is(ids_value_form_ok(v, strlen(v), 32, 1, 1), 1,
+               "form_ok, timed: token.stamp");
+    tap_int_is(ids_value_form_ok(tok, 66, 32, 1, 1), 1,
+               "form_ok, timed: a signed token without a stamp");
+    tap_int_is(ids_value_form_ok(v, strlen(v), 32, 1, 0), 0,
+               "form_ok, untimed: token.stamp is too long");
+    v[66] = '-';
+    tap_int_is(ids_value_form_ok(v, strlen(v), 32, 1, 1), 0,
+               "form_ok, timed: '-' before the stamp");
+    v[66] = '.';
+    v[66 + IDS_STAMP_CHARS] = (char)(v[66 + IDS_STAMP_CHARS] + 1);
+    tap_int_is(ids_value_form_ok(v, strlen(v), 32, 1, 1), 0,
+               "form_ok, timed: stamp padding bits set");
+    tap_int_is(ids_value_form_ok(v, strlen(v) - 1, 32, 1, 1), 0,
+               "form_ok, timed: stamp one character short");
+}
+
 static void test_parse_utc(void)
 {
     static const struct {
@@ -163,5 +205,6 @@ void test_stamp(apr_pool_t *p)
 {
     (void)p;
     test_stamp_codec();
+    test_stamp_verify();
     test_parse_utc();
 }

@@ -232,6 +232,76 @@ static void test_token_ok(void)
     }
 }
 
+/* ---- ids_token_verify and ids_value_form_ok ---------------------------- */
+
+/* The index of the key that verified, for SESSION_KEY_INDEX and the
+ * IDSessionVerifiedKeyN counters; and the malformed/signature split of
+ * IDSessionRefusedMalformed and IDSessionRefusedSignature. */
+static void test_token_verify(void)
+{
+    const ids_keyring none = { NULL, 0 };
+    const ids_keyring ring1 = { &unit_key[0], 1 };
+    const ids_keyring ring12 = { unit_key, 2 };
+    const ids_keyring ring123 = { unit_key, 3 };
+    ids_key k31[2];
+    ids_keyring ring31;
+    static const struct {
+        const char *v;
+        int form_ok;            /* signed form, 32 bytes, no stamp */
+        const char *what;
+    } forms[] = {
+        { T1 "." T1_TAG1, 1, "signed with a known key" },
+        { T1 "." T1_TAG3, 1, "signed with an unknown key" },
+        { T1 "." "AAAAAAAAAAAAAAAAAAAAAA", 1, "zero tag" },
+        { T1, 0, "unsigned token" },
+        { T1 "." "rcVI8LhpGgvPnCyKMbLzUE", 0, "tag padding bits set" },
+        { T1 "." "rcVI8LhpGgvPnCyKMbLzU", 0, "tag one character short" },
+        { T1 "-" T1_TAG1, 0, "'-' as the separator" },
+        { "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPR." T1_TAG1, 0,
+          "random part padding bits set" },
+        { "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNO+Q." T1_TAG1, 0,
+          "'+' in the random part" },
+        { "", 0, "empty" },
+    };
+    size_t i;
+
+    k31[0] = unit_key[2];
+    k31[1] = unit_key[0];
+    ring31.keys = k31;
+    ring31.n = 2;
+    tap_int_is(ids_token_verify(T1, 43, 32, NULL), 0,
+               "verify: unsigned token, no ring: 0");
+    tap_int_is(ids_token_verify(T1, 43, 32, &none), 0,
+               "verify: unsigned token, empty ring: 0");
+    tap_int_is(ids_token_verify(T1 "x", 44, 32, &none), -1,
+               "verify: malformed unsigned token: -1");
+    tap_int_is(ids_token_verify(T1 "." T1_TAG1, 66, 32, &ring1), 0,
+               "verify: key 1 of ring {1}: 0");
+    tap_int_is(ids_token_verify(T1 "." T1_TAG1, 66, 32, &ring12), 0,
+               "verify: key 1 of ring {1,2}: 0");
+    tap_int_is(ids_token_verify(T1 "." T1_TAG2, 66, 32, &ring12), 1,
+               "verify: key 2 of ring {1,2}: 1");
+    tap_int_is(ids_token_verify(T1 "." T1_TAG3, 66, 32, &ring123), 2,
+               "verify: key 3 of ring {1,2,3}: 2");
+    tap_int_is(ids_token_verify(T1 "." T1_TAG1, 66, 32, &ring31), 1,
+               "verify: key 1 as the second of ring {3,1}: 1");
+    tap_int_is(ids_token_verify(T1 "." T1_TAG2, 66, 32, &ring31), -1,
+               "verify: key 2 not in ring {3,1}: -1");
+    tap_int_is(ids_token_verify(T1 "." T1_TAG1, 66, 32, &none), -1,
+               "verify: signed token, empty ring: -1");
+    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        const char *v = forms[i].v;
+
+        tap_int_is(ids_value_form_ok(v, strlen(v), 32, 1, 0), forms[i].form_ok,
+                   "form_ok, signed: %s", forms[i].what);
+        tap_int_is(ids_value_form_ok(v, strlen(v), 32, 0, 0), 0,
+                   "form_ok, unsigned location: %s refused for its form",
+                   forms[i].what);
+    }
+    tap_int_is(ids_value_form_ok(T1 "." T1_TAG1, 66, 16, 1, 0), 0,
+               "form_ok: a 32-byte token where 16 bytes are the rule");
+}
+
 /* ---- ids_token_mint ---------------------------------------------------- */
 
 static int all_b64url(const char *s, size_t len)
@@ -392,6 +462,7 @@ void test_tokens(apr_pool_t *p)
 {
     (void)p;
     test_token_ok();
+    test_token_verify();
     test_token_mint();
     test_store_key();
     test_sha256_padding();
