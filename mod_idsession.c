@@ -898,6 +898,16 @@ static IDS_NOINLINE void ids_refused_cookie(request_rec *r, const ids_scan *s)
  * Then apr_table_addn does what setn's search per key would: all
  * SESSION_* names share one APR checksum, so each setn compares them by
  * name. */
+/* 1 if k starts with SESSION_ in any case; bytes compared in line, as
+ * SSL_* and SERVER_* names would send strncasecmp's call to most keys. */
+static APR_INLINE int ids_is_session_key(const char *k)
+{
+    return k && (k[0] | 0x20) == 's' && (k[1] | 0x20) == 'e'
+           && (k[2] | 0x20) == 's' && (k[3] | 0x20) == 's'
+           && (k[4] | 0x20) == 'i' && (k[5] | 0x20) == 'o'
+           && (k[6] | 0x20) == 'n' && k[7] == '_';
+}
+
 static int ids_no_session_keys(const apr_table_t *t)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
@@ -905,8 +915,7 @@ static int ids_no_session_keys(const apr_table_t *t)
     int i;
 
     for (i = 0; i < arr->nelts; i++) {
-        if (e[i].key && (e[i].key[0] | 0x20) == 's'
-            && strncasecmp(e[i].key, "SESSION_", 8) == 0) {
+        if (ids_is_session_key(e[i].key)) {
             return 0;
         }
     }
@@ -1845,6 +1854,40 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* Passes bb on from an HTTP/2 stream.  mod_http2 copies r->notes into the
+ * record of the response headers, twice (h2_headers_create), where only
+ * its own notes are read; the module's SESSION_* notes made that copy most
+ * of a session's cost on HTTP/2.  For the pass that makes the record, r
+ * holds a copy of its notes without them, and gets back what the pass
+ * added. */
+static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
+                                             apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    apr_table_t *notes = r->notes;
+    const apr_array_header_t *arr = apr_table_elts(notes);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_table_t *lean = apr_table_make(r->pool, arr->nelts);
+    apr_status_t rv;
+    int i, n;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (!ids_is_session_key(e[i].key)) {
+            apr_table_addn(lean, e[i].key, e[i].val);
+        }
+    }
+    n = apr_table_elts(lean)->nelts;
+    r->notes = lean;
+    rv = ap_pass_brigade(f->next, bb);
+    r->notes = notes;
+    arr = apr_table_elts(lean);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (i = n; i < arr->nelts; i++) {
+        apr_table_addn(notes, e[i].key, e[i].val);
+    }
+    return rv;
+}
+
 static apr_status_t ids_late_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
@@ -1857,6 +1900,9 @@ static apr_status_t ids_late_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
     }
     ap_remove_output_filter(f);
+    if (r->connection->master) {
+        return ids_pass_h2(f, bb);
+    }
     return ap_pass_brigade(f->next, bb);
 }
 

@@ -42,6 +42,7 @@ H2MinWorkers 4
 H2MaxWorkers 8
 LogFormat "%q %{remote}p %H" h2log
 CustomLog "@ROOT@/logs/h2_log" h2log
+CustomLog "@ROOT@/logs/h2_notes" "%q %{SESSION_LOG_ID}n %{SESSION_STORE_KEY}n %{SESSION_KEY_INDEX}n"
 LogLevel log_debug:info
 LogMessage "h2-fixups %{QUERY_STRING}" hook=fixups
 <Directory "@DOCROOT@">
@@ -511,3 +512,34 @@ def test_mint_over_h2_one_set_cookie_each(httpd, loc):
         else:
             check_kept(loc, r, val)
     assert len(set(minted)) == len(minted) == plan.count(None)
+
+
+# ---- the notes after the response ---------------------------------------------------------
+
+def test_notes_logged_after_h2_response(httpd):
+    """mod_http2 copies r->notes into its record of the response headers; the module
+    leaves its SESSION_* notes out of that copy, and mod_log_config, after the response,
+    must still find each stream's own in r->notes."""
+    values = [(loc, valid(loc)) for loc in LOCS for _ in range(3)]
+    order = interleaved(values, 60, seed="notes")
+    b = Batch()
+    for loc, v in order:
+        b.add("/%s/echo.shtml" % loc, v)
+    res = b.run(httpd)
+    for r, (loc, v) in zip(res, order):
+        check_kept(loc, r, v)
+    log = httpd.root / "logs" / "h2_notes"
+    prefix = "?id=%s-" % b.name
+    deadline = time.monotonic() + (60 if VALGRIND else 10)
+    while True:
+        lines = [l.split() for l in log.read_text().splitlines() if l.startswith(prefix)]
+        if len(lines) >= len(order) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)    # polling interval, not synchronisation
+    got = {int(q[len(prefix):]): rest for q, *rest in lines}
+    assert sorted(got) == list(range(len(order)))
+    for i, (loc, v) in enumerate(order):
+        tok = token_of(loc, v)
+        want = [log_id(tok), hashlib.sha256(tok.encode()).hexdigest(),
+                "-" if loc == "plain" else "0"]
+        assert got[i] == want, (loc, v, got[i])
