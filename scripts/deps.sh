@@ -8,10 +8,10 @@ group=${1:?usage: deps.sh build|demo|test|fuzz|bench|valgrind|deb}
 build="apache2 apache2-dev libssl-dev gcc make"
 demo="$build php-cgi curl"
 test="$build curl python3-pytest php-cgi libapache2-mod-php php8.2-fpm
-      clang libclang-rt-14-dev openssl ssl-cert wrk apache2-utils
+      clang libclang-rt-14-dev openssl ssl-cert wrk apache2-utils nghttp2-client
       debhelper dpkg-dev fakeroot chromium chromium-driver python3-selenium"
 fuzz="clang libclang-rt-14-dev"
-bench="$build valgrind apache2-utils wrk curl"
+bench="$build valgrind apache2-utils wrk curl nghttp2-client openssl"
 valgrind="valgrind"
 deb="debhelper dpkg-dev fakeroot $build"
 
