@@ -5,7 +5,7 @@
 #   make test       unit tests (ASan+UBSan), fuzz corpus replay, e2e tests,
 #                   ThreadSanitizer over the HTTP/2 memo (test-tsan)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
-#   make bench      per-request cost side by side (callgrind + wrk)
+#   make bench      per-request cost side by side (callgrind + wrk; h2 + TLS with h2load)
 #   make loadtest   60 s of wrk with two graceful restarts
 #   make test-valgrind  e2e suite against apache2 -X under memcheck
 #   make install / uninstall / deb

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make bench -- the per-request cost of mod_idsession side by side with httpd alone,
-mod_usertrack and mod_session (issue 4).
+mod_usertrack and mod_session (issue 4), over HTTP/1.1 and over HTTP/2 + TLS.
 
 Every variant serves the same static 1 KiB file over loopback with keep-alive, on two
 paths: "mint" (a request without a cookie) and "hot" (a request with a valid cookie that
@@ -22,19 +22,33 @@ the variant itself issued: one request is made first and its Set-Cookie is sent 
    round to round. Reported: the median req/s over the rounds, and the ratio to httpd
    alone = the median over rounds of (variant / the mean of its two neighbouring
    httpd-alone runs), which cancels the drift of the host's load within a round.
+3. HTTP/2 over TLS (rows "h2 mint" and "h2 hot"; variants with h2=True: httpd alone,
+   idsession unsigned, signed, signed + timeouts): every server gets mod_ssl (a throwaway
+   self-signed EC P-256 cert) and mod_http2 with `Protocols h2 http/1.1` on its one
+   listener. The hot cookie is fetched over TLS (HTTP/1.1) and sent as
+   `cookie: other=1; <cookie>`. Callgrind runs `apache2 -X` with the event MPM (mod_http2
+   offers no h2 under prefork), and `h2load -n H2_N -c 1 -m 8` sends the requests as
+   streams over one TLS connection (its handshake is in the count); the script checks
+   that h2 was negotiated, that all H2_N succeeded with 2xx, and that the dump holds H2_N
+   calls of ap_process_request (mod_http2 calls it once per stream). Throughput: h2load
+   -c CONNECTIONS -m 8 -D SECONDS against the event MPM daemon, interleaved with httpd
+   alone exactly as wrk is (measure_throughput serves both tools).
 
 Environment (defaults in brackets):
   BENCH_N [2000]          requests per callgrind measurement (the issue asks for >= 2000)
   BENCH_WARMUP [200]      warm-up requests per path before the counters are zeroed
-  BENCH_ROUNDS [5]        wrk rounds
-  BENCH_SECONDS [2]       seconds per wrk run
-  BENCH_CONNECTIONS [8]   wrk connections (one wrk thread)
-  BENCH_QUICK=1           smoke run: N=300, 1 round of 1 s (numbers not meaningful)
+  BENCH_ROUNDS [5]        wrk and h2load rounds
+  BENCH_SECONDS [2]       seconds per wrk or h2load run
+  BENCH_CONNECTIONS [8]   wrk and h2load connections (one thread)
+  BENCH_H2 [1]            0: no HTTP/2 + TLS rows
+  BENCH_H2_N [3000]       requests (streams) per h2 callgrind measurement
+  BENCH_QUICK=1           smoke run: N=300, H2_N=300, 1 round of 1 s (numbers not meaningful)
   BENCH_VARIANTS          comma list of variant keys (default: all), e.g.
                           baseline,ids-unsigned,ids-signed -- baseline is always added
-  BENCH_MEASURES          callgrind,wrk (default both)
+  BENCH_MEASURES          callgrind,wrk,h2load (default all; h2load = h2 throughput)
   BENCH_OUT [bench/out]   where results.txt, results.json and callgrind/ go
-  BENCH_PIN [1]           wrk phase: httpd pinned to CPU 0 and wrk to CPU 1 (taskset)
+  BENCH_PIN [1]           wrk and h2load phases: httpd pinned to CPU 0, the load tool to
+                          CPU 1 (taskset)
   BENCH_KEEP=1            keep the generated server roots (/tmp/ids-bench-*)
   IDS_MODULE              the module to load [.libs/mod_idsession.so]
 """
@@ -57,7 +71,7 @@ import time
 from pathlib import Path
 
 import httpdrun
-from httpdrun import FILE, MODULE, Server, http_get, set_cookies
+from httpdrun import FILE, MODULE, Server, set_cookies
 
 
 def env_int(name, default):
@@ -71,7 +85,11 @@ WARMUP = env_int("BENCH_WARMUP", 50 if QUICK else 200)
 ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 5)
 SECONDS = env_int("BENCH_SECONDS", 1 if QUICK else 2)
 CONNECTIONS = env_int("BENCH_CONNECTIONS", 8)
-MEASURES = set(os.environ.get("BENCH_MEASURES", "callgrind,wrk").replace(" ", "").split(","))
+H2 = os.environ.get("BENCH_H2", "1") != "0"
+H2_N = env_int("BENCH_H2_N", 300 if QUICK else 3000)
+H2_STREAMS = 8                  # h2load -m: concurrent streams per connection
+MEASURES = set(os.environ.get("BENCH_MEASURES", "callgrind,wrk,h2load").replace(" ", "")
+               .split(","))
 OUT = Path(os.environ.get("BENCH_OUT", httpdrun.BENCH / "out"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 # wrk phase: httpd on CPU 0, wrk on CPU 1, so that httpd's CPU time limits throughput
@@ -85,6 +103,10 @@ HTTPD_CPUS, WRK_CPUS = ("0", "1") if PIN else (None, None)
 # previous request (mod_idsession remembers the last verified token per connection).
 PATHS = ("mint", "hot")
 CG_PATHS = ("mint", "hot", "hot/conn")
+# HTTP/2 over TLS (h2load): the same two paths; the hot cookie header carries a second
+# cookie before the module's, as a browser's often does.
+H2_PATHS = ("h2 mint", "h2 hot")
+ALL_PATHS = CG_PATHS + H2_PATHS
 ALNUM = string.ascii_letters + string.digits
 SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
 OLD_SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
@@ -114,7 +136,7 @@ def old_stamp(cookie, age=400):
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
                  files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True,
-                 secrets=None, renew=False):
+                 secrets=None, renew=False, h2=False):
         self.key = key
         self.title = title
         self.modules = modules
@@ -128,6 +150,7 @@ class Variant:
         self.paths = paths              # the callgrind paths measured
         self.wrk = wrk                  # measured with wrk too
         self.renew = renew              # hot cookie with an old stamp: every request renews
+        self.h2 = h2                    # measured over HTTP/2 + TLS too (both measures)
 
 
 # A Set-Cookie of the size mod_idsession sends by default.
@@ -135,7 +158,7 @@ FLOOR_COOKIE = ("_session=" + "".join(secrets.choice(ALNUM + "-_") for _ in rang
                 + "; Path=/; HttpOnly; SameSite=Lax")
 
 VARIANTS = [
-    Variant("baseline", "httpd alone",
+    Variant("baseline", "httpd alone", h2=True,
             note="hot path sends an ignored Cookie of the same size as mod_idsession's"),
     Variant("floor", "two fixed headers",
             modules="LoadModule headers_module {moddir}/mod_headers.so\n",
@@ -169,10 +192,10 @@ VARIANTS = [
                  "session holds data); the hot cookie (session=uid=1) comes from "
                  "/issue.asis through SessionHeader"),
     Variant("ids-unsigned", "idsession unsigned", modules=IDS_LOAD,
-            conf="IDSession On\n", cookie="_session", needs_module=True),
+            conf="IDSession On\n", cookie="_session", needs_module=True, h2=True),
     Variant("ids-signed", "idsession signed", modules=IDS_LOAD,
             conf="IDSession On\nIDSessionSecret file:secret\n",
-            secrets={"secret": SECRET}, cookie="_session", needs_module=True),
+            secrets={"secret": SECRET}, cookie="_session", needs_module=True, h2=True),
     Variant("ids-all", "idsession all features", modules=IDS_LOAD,
             conf="IDSession On\n"
                  "IDSessionSecret file:secret\n"
@@ -190,7 +213,7 @@ VARIANTS = [
                  "SameSite=Strict, Secure"),
     Variant("ids-timeouts", "idsession signed + timeouts", modules=IDS_LOAD,
             conf=TIMEOUTS_CONF, secrets={"secret": SECRET}, cookie="_session",
-            needs_module=True,
+            needs_module=True, h2=True,
             note="IDSessionIdleTimeout 1800, IDSessionMaxLifetime 43200: the cookie is "
                  "token.stamp (issue 12)"),
     Variant("ids-renew", "idsession timeouts, renewal", modules=IDS_LOAD,
@@ -227,17 +250,18 @@ def selected_variants():
 
 # -- cookies --------------------------------------------------------------------------------
 
-def fetch_hot_cookie(v, port, problems):
-    """Ask the variant for a cookie and check that it is then accepted without a new one."""
+def fetch_hot_cookie(v, server, problems):
+    """Ask the variant for a cookie and check that it is then accepted without a new one
+    (over HTTP/1.1, on TLS when the server has it)."""
     if v.cookie is None:
         return BASELINE_COOKIE
-    status, headers, _ = http_get(port, v.issue_path)
+    status, headers, _ = server.get(v.issue_path)
     mine = [c for c in set_cookies(headers) if c.split("=", 1)[0] == v.cookie]
     if status != 200 or not mine:
         raise RuntimeError("%s: %s gave status %d and no %s cookie (headers: %s)"
                            % (v.title, v.issue_path, status, v.cookie, headers))
     cookie = old_stamp(mine[0]) if v.renew else mine[0]
-    status, headers, _ = http_get(port, FILE, {"Cookie": cookie})
+    status, headers, _ = server.get(FILE, {"Cookie": cookie})
     again = [c for c in set_cookies(headers) if c.split("=", 1)[0] == v.cookie]
     if status != 200:
         raise RuntimeError("%s: hot request answered %d" % (v.title, status))
@@ -246,18 +270,14 @@ def fetch_hot_cookie(v, port, problems):
     elif again and not v.renew:
         problems.append("%s: the hot path answers with a new cookie (%s...)"
                         % (v.title, again[0][:20]))
-    status, headers, _ = http_get(port, FILE)
+    status, headers, _ = server.get(FILE)
     minted = [c for c in set_cookies(headers) if c.split("=", 1)[0] == v.cookie]
     if v.issue_path == FILE and not minted:
         problems.append("%s: the mint path issued no cookie" % v.title)
     return cookie
 
 
-def cookie_headers(path, cookie):
-    return {"Cookie": cookie} if path == "hot" else {}
-
-
-# -- callgrind ------------------------------------------------------------------------------
+# -- load tools -----------------------------------------------------------------------------
 
 def run_ab(port, n, cookie=None, keepalive=True):
     cmd = ["ab", "-q"] + (["-k"] if keepalive else []) + ["-c", "1", "-n", str(n)]
@@ -279,6 +299,135 @@ def run_ab(port, n, cookie=None, keepalive=True):
                            % (n, "keep-alive " if keepalive else "", got, out[-2000:]))
     return got
 
+
+def run_wrk(port, cookie, seconds):
+    cmd = (["taskset", "-c", WRK_CPUS] if WRK_CPUS else []) + ["wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--timeout", "10s"]
+    if cookie:
+        cmd += ["-H", "Cookie: " + cookie]
+    cmd.append("http://127.0.0.1:%d%s" % (port, FILE))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    out = p.stdout + p.stderr
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if p.returncode != 0 or not m:
+        raise RuntimeError("wrk failed: %s" % out)
+    errors = 0
+    m2 = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m2:
+        errors += sum(int(x) for x in m2.groups())
+    m3 = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m3:
+        errors += int(m3.group(1))
+    return float(m.group(1)), errors
+
+
+def run_h2load(url, cookie=None, n=None, seconds=None, clients=1, cpus=None):
+    """h2load over TLS, -n n requests or -D seconds, `clients` connections with H2_STREAMS
+    streams each -> (req/s, {total, started, done, succeeded, failed, errored, timeout,
+    2xx, non2xx}). Raises unless h2 was negotiated (and, for -n, unless all n succeeded
+    with 2xx)."""
+    cmd = ((["taskset", "-c", cpus] if cpus else [])
+           + ["h2load", "-t", "1", "-c", str(clients), "-m", str(H2_STREAMS)]
+           + (["-D", str(seconds)] if seconds else ["-n", str(n)]))
+    if cookie:
+        cmd += ["-H", "cookie: " + cookie]
+    cmd.append(url)
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=(seconds or 0) + 600)
+    out = p.stdout + p.stderr
+    got = {}
+    m = re.search(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", out, re.M)
+    if m:
+        got = dict(zip(("total", "started", "done", "succeeded", "failed", "errored",
+                        "timeout"), map(int, m.groups())))
+    m = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out, re.M)
+    if m:
+        got["2xx"] = int(m.group(1))
+        got["non2xx"] = sum(int(x) for x in m.groups()[1:])
+    proto = re.search(r"^Application protocol: (\S+)", out, re.M)
+    rate = re.search(r"^finished in [^,]+, ([\d.]+) req/s", out, re.M)
+    ok = p.returncode == 0 and proto and proto.group(1) == "h2" and rate and len(got) == 9
+    if ok and n is not None:
+        ok = (got["total"] == n and got["succeeded"] == n and got["2xx"] == n
+              and got["failed"] == got["errored"] == got["timeout"] == 0)
+    if not ok:
+        raise RuntimeError("h2load did not %s over h2: %s\n%s" % (
+            "complete %d clean requests" % n if n is not None else "run", got, out[-2000:]))
+    return float(rate.group(1)), got
+
+
+class Http1:
+    """HTTP/1.1 rows: callgrind on prefork -X driven by ab, throughput with wrk."""
+    name = "HTTP/1.1"
+    tls = False
+    cg_mpm = httpdrun.MPM_PREFORK_X
+    tool = "wrk"
+    paths = PATHS                       # the throughput paths
+
+    @staticmethod
+    def n():
+        return N
+
+    @staticmethod
+    def cg_paths(v):
+        return v.paths
+
+    @staticmethod
+    def variants(variants, measure):
+        return [v for v in variants if v.wrk] if measure == "throughput" else variants
+
+    @staticmethod
+    def cookie(path, cookie):
+        return None if path == "mint" else cookie
+
+    @staticmethod
+    def drive(server, path, cookie, n):
+        run_ab(server.port, n, cookie, keepalive=path != "hot/conn")
+
+    @staticmethod
+    def throughput(server, cookie, seconds):
+        return run_wrk(server.port, cookie, seconds)
+
+
+class Http2:
+    """h2 rows over TLS: callgrind on event -X (mod_http2 offers no h2 under prefork)
+    driven by h2load -c 1 -m 8 (one connection), throughput with h2load -c CONNECTIONS.
+    mod_http2 runs each stream's request on a secondary connection through
+    ap_process_request too, so the dump's count of it is checked as for HTTP/1.1."""
+    name = "h2"
+    tls = True
+    cg_mpm = httpdrun.MPM_EVENT_X
+    tool = "h2load"
+    paths = H2_PATHS
+
+    @staticmethod
+    def n():
+        return H2_N
+
+    @staticmethod
+    def cg_paths(v):
+        return H2_PATHS
+
+    @staticmethod
+    def variants(variants, measure):
+        return [v for v in variants if v.h2]
+
+    @staticmethod
+    def cookie(path, cookie):
+        return None if path == "h2 mint" else "other=1; " + cookie
+
+    @staticmethod
+    def drive(server, path, cookie, n):
+        run_h2load(server.url(), cookie, n=n)
+
+    @staticmethod
+    def throughput(server, cookie, seconds):
+        rate, got = run_h2load(server.url(), cookie, seconds=seconds, clients=CONNECTIONS,
+                               cpus=WRK_CPUS)
+        return rate, got["failed"] + got["errored"] + got["timeout"] + got["non2xx"]
+
+
+# -- callgrind ------------------------------------------------------------------------------
 
 def callgrind_control(server, opt):
     cmd = httpdrun.as_user() + ["callgrind_control", "--vgdb-prefix=" + server.vgdb_prefix,
@@ -327,101 +476,86 @@ def wait_for_dump(server, known, timeout=60.0):
     raise RuntimeError("%s: callgrind dump did not appear" % server.name)
 
 
-def measure_callgrind(v, problems):
-    s = Server(v.key + "-cg", httpdrun.MPM_PREFORK_X, modules=v.modules, extra=v.conf,
-               files=v.files, secrets=v.secrets, mode="callgrind")
+def measure_callgrind(v, proto, problems):
+    s = Server(v.key + "-cg-" + proto.tool, proto.cg_mpm, modules=v.modules, extra=v.conf,
+               files=v.files, secrets=v.secrets, mode="callgrind", tls=proto.tls)
     t0 = time.monotonic()
+    n = proto.n()
+    paths = proto.cg_paths(v)
     s.start()
     try:
-        cookie = fetch_hot_cookie(v, s.port, problems)
-        def ab(path, n):
-            run_ab(s.port, n, None if path == "mint" else cookie, keepalive=path != "hot/conn")
-
-        for path in v.paths:                     # warm up every code path
-            ab(path, WARMUP)
+        cookie = fetch_hot_cookie(v, s, problems)
+        for path in paths:                       # warm up every code path
+            proto.drive(s, path, proto.cookie(path, cookie), WARMUP)
         result = {}
         known = set()
-        for path in v.paths:
+        for path in paths:
             callgrind_control(s, "-z")
-            ab(path, N)
+            proto.drive(s, path, proto.cookie(path, cookie), n)
             callgrind_control(s, "-d")
             dump = wait_for_dump(s, known)
             known.add(dump.name)
             total, calls = parse_dump(dump)
-            if calls != N:
+            if calls != n:
                 problems.append("%s %s: the dump holds %d calls of ap_process_request, not %d"
-                                % (v.title, path, calls, N))
-            result[path] = total / N
-            dest = OUT / "callgrind" / ("%s.%s.callgrind" % (v.key, path.replace("/", "-")))
+                                % (v.title, path, calls, n))
+            result[path] = total / n
+            dest = OUT / "callgrind" / ("%s.%s.callgrind" % (v.key, re.sub(r"\W", "-", path)))
             shutil.copyfile(dump, dest)
         s.stop()
-        errs = [l for l in s.error_log().splitlines()
-                if re.search(r":(warn|error|crit|alert|emerg)\]", l)]
+        errs = s.log_problems()
         if errs:
-            problems.append("%s (callgrind): error log: %s" % (v.title, errs[0]))
+            problems.append("%s (callgrind %s): error log: %s" % (v.title, proto.name, errs[0]))
         log("  callgrind %-24s %s instr/req   (%.0f s)" % (
-            v.title, "  ".join("%s %.0f" % (p, result[p]) for p in v.paths),
+            v.title, "  ".join("%s %.0f" % (p, result[p]) for p in paths),
             time.monotonic() - t0))
         return result
+    except RuntimeError as e:
+        raise RuntimeError("%s\n%s: error log:\n%s" % (e, s.name, s.error_log()[-3000:]))
     finally:
         s.stop()
 
 
-# -- wrk ------------------------------------------------------------------------------------
+# -- throughput -----------------------------------------------------------------------------
 
-def run_wrk(port, cookie, seconds):
-    cmd = (["taskset", "-c", WRK_CPUS] if WRK_CPUS else []) + ["wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--timeout", "10s"]
-    if cookie:
-        cmd += ["-H", "Cookie: " + cookie]
-    cmd.append("http://127.0.0.1:%d%s" % (port, FILE))
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    out = p.stdout + p.stderr
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if p.returncode != 0 or not m:
-        raise RuntimeError("wrk failed: %s" % out)
-    errors = 0
-    m2 = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m2:
-        errors += sum(int(x) for x in m2.groups())
-    m3 = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m3:
-        errors += int(m3.group(1))
-    return float(m.group(1)), errors
-
-
-def measure_wrk(variants, problems):
+def measure_throughput(variants, proto, problems):
+    """proto.tool's req/s of every variant on proto.paths, interleaved with httpd alone."""
     servers = {}
     cookies = {}
     for v in variants:
-        s = Server(v.key + "-wrk", httpdrun.MPM_EVENT_BENCH, modules=v.modules, extra=v.conf,
-                   files=v.files, secrets=v.secrets, cpus=HTTPD_CPUS)
+        s = Server(v.key + "-" + proto.tool, httpdrun.MPM_EVENT_BENCH, modules=v.modules,
+                   extra=v.conf, files=v.files, secrets=v.secrets, cpus=HTTPD_CPUS,
+                   tls=proto.tls)
         s.start()
         servers[v.key] = s
-        cookies[v.key] = fetch_hot_cookie(v, s.port, [])
+        cookies[v.key] = fetch_hot_cookie(v, s, [])
+
+    def run(v, path, seconds):
+        return proto.throughput(servers[v.key], proto.cookie(path, cookies[v.key]), seconds)
+
     for v in variants:                               # warm-up, not recorded
-        for path in PATHS:
-            run_wrk(servers[v.key].port, cookies[v.key] if path == "hot" else None, 1)
+        for path in proto.paths:
+            run(v, path, 1)
     # Every run of a variant sits between two runs of httpd alone (B V1 B V2 B ...), and
     # its ratio is taken to the mean of those two neighbours, seconds apart: the load of
     # this VM's host drifts by several % within a round, which a ratio to a baseline run
     # half a minute away would take for the module's cost.
     base_key = variants[0].key
     others = [v for v in variants if v.key != base_key]
-    rps = {(v.key, p): [] for v in variants for p in PATHS}
-    ratios = {(v.key, p): [] for v in others for p in PATHS}
+    rps = {(v.key, p): [] for v in variants for p in proto.paths}
+    ratios = {(v.key, p): [] for v in others for p in proto.paths}
 
     def one(v, path):
-        x, errs = run_wrk(servers[v.key].port, cookies[v.key] if path == "hot" else None,
-                          SECONDS)
+        x, errs = run(v, path, SECONDS)
         if errs:
-            problems.append("%s %s: wrk saw %d socket errors or non-2xx answers"
-                            % (v.title, path, errs))
+            problems.append("%s %s: %s saw %d socket errors or non-2xx answers"
+                            % (v.title, path, proto.tool, errs))
         rps[(v.key, path)].append(x)
         return x
 
     for r in range(ROUNDS):
         order = others[r % len(others):] + others[:r % len(others)] if others else []
-        paths = PATHS if r % 2 == 0 else tuple(reversed(PATHS))
+        paths = proto.paths if r % 2 == 0 else tuple(reversed(proto.paths))
         for path in paths:
             before = one(variants[0], path)
             for v in order:
@@ -429,19 +563,18 @@ def measure_wrk(variants, problems):
                 after = one(variants[0], path)
                 ratios[(v.key, path)].append(x / ((before + after) / 2))
                 before = after
-        log("  wrk round %d/%d: %s" % (r + 1, ROUNDS, "  ".join(
-            "%s %s %.0f (%.3f)" % (v.key, p[0], rps[(v.key, p)][-1], ratios[(v.key, p)][-1])
-            for p in PATHS for v in others)))
+        log("  %s round %d/%d: %s" % (proto.tool, r + 1, ROUNDS, "  ".join(
+            "%s %s %.0f (%.3f)" % (v.key, p, rps[(v.key, p)][-1], ratios[(v.key, p)][-1])
+            for p in proto.paths for v in others)))
     for v in variants:
         s = servers[v.key]
         s.stop()
-        errs = [l for l in s.error_log().splitlines()
-                if re.search(r":(warn|error|crit|alert|emerg)\]", l)]
+        errs = s.log_problems()
         if errs:
-            problems.append("%s (wrk): error log: %s" % (v.title, errs[0]))
+            problems.append("%s (%s): error log: %s" % (v.title, proto.tool, errs[0]))
     result = {}
     for v in variants:
-        for p in PATHS:
+        for p in proto.paths:
             runs = rps[(v.key, p)]
             result[(v.key, p)] = {"median": statistics.median(runs),
                                   "ratio": statistics.median(ratios[(v.key, p)])
@@ -460,10 +593,10 @@ def fmt_extra(x):
 
 
 def table(variants, cg, wr):
-    head = ("variant", "path", "instr/req", "extra vs baseline", "wrk req/s (median)", "ratio")
+    head = ("variant", "path", "instr/req", "extra vs baseline", "req/s (median)", "ratio")
     rows = []
     for v in variants:
-        for p in CG_PATHS:
+        for p in ALL_PATHS:
             if (v.key, p) not in cg and (v.key, p) not in wr:
                 continue
             ir = cg.get((v.key, p)) if cg else None
@@ -484,16 +617,18 @@ def table(variants, cg, wr):
     return "\n".join([line(head), sep] + [line(r) for r in rows])
 
 
-# Issue 4's targets: extra instructions per request over httpd alone, and wrk ratio.
+# Targets: extra instructions per request over httpd alone (issue 4 for HTTP/1.1; the
+# h2 + TLS budget for the hot path), and the throughput ratio on every path.
 TARGETS = {("ids-unsigned", "hot"): 1000, ("ids-unsigned", "mint"): 2500,
-           ("ids-signed", "hot"): 4000, ("ids-signed", "mint"): 6000}
+           ("ids-signed", "hot"): 4000, ("ids-signed", "mint"): 6000,
+           ("ids-unsigned", "h2 hot"): 1500, ("ids-signed", "h2 hot"): 1500}
 RATIO_TARGET = 0.97
 
 
 def target_lines(variants, cg, wr):
     out = []
     for v in variants:
-        for p in PATHS:
+        for p in PATHS + H2_PATHS:
             limit = TARGETS.get((v.key, p))
             if limit is not None and cg.get((v.key, p)) is not None:
                 extra = cg[(v.key, p)] - cg[("baseline", p)]
@@ -502,8 +637,9 @@ def target_lines(variants, cg, wr):
                     "met" if extra <= limit else "MISSED"))
             if v.needs_module and wr.get((v.key, p)) is not None:
                 r = wr[(v.key, p)]["ratio"]
-                out.append("%s %s: wrk ratio %.3f, target >= %.2f: %s" % (
-                    v.title, p, r, RATIO_TARGET, "met" if r >= RATIO_TARGET else "MISSED"))
+                out.append("%s %s: %s ratio %.3f, target >= %.2f: %s" % (
+                    v.title, p, Http2.tool if p in H2_PATHS else Http1.tool, r,
+                    RATIO_TARGET, "met" if r >= RATIO_TARGET else "MISSED"))
     return out
 
 
@@ -521,18 +657,26 @@ def main():
         "; SKIPPED (no %s): %s" % (MODULE, ", ".join(v.key for v in skipped)) if skipped else ""))
     problems = []
     cg, wr = {}, {}
+    protos = [Http1, Http2] if H2 else [Http1]
     try:
         if "callgrind" in MEASURES:
             log("callgrind: apache2 -X (prefork), %d warm-up + %d measured requests per path, "
                 "ab -k -c 1" % (WARMUP, N))
-            for v in variants:
-                r = measure_callgrind(v, problems)
-                for p in v.paths:
-                    cg[(v.key, p)] = r[p]
-        if "wrk" in MEASURES:
-            log("wrk: event MPM, %d rounds x %d s, %d connections, B V1 B V2 B ..."
-                % (ROUNDS, SECONDS, CONNECTIONS))
-            wr = measure_wrk([v for v in variants if v.wrk], problems)
+            if H2:
+                log("  h2: apache2 -X (event), TLS, %d warm-up + %d measured requests per "
+                    "path, h2load -c 1 -m %d" % (WARMUP, H2_N, H2_STREAMS))
+            for proto in protos:
+                for v in proto.variants(variants, "callgrind"):
+                    r = measure_callgrind(v, proto, problems)
+                    for p in proto.cg_paths(v):
+                        cg[(v.key, p)] = r[p]
+        for proto in protos:
+            tp_variants = proto.variants(variants, "throughput")
+            if proto.tool not in MEASURES:
+                continue
+            log("%s: event MPM%s, %d rounds x %d s, %d connections, B V1 B V2 B ..."
+                % (proto.tool, ", TLS" if proto.tls else "", ROUNDS, SECONDS, CONNECTIONS))
+            wr.update(measure_throughput(tp_variants, proto, problems))
     finally:
         stop_errors = httpdrun.stop_all(keep=KEEP)
     problems += stop_errors
@@ -542,18 +686,29 @@ def main():
     notes = ["instr/req: callgrind Ir per request on apache2 -X (prefork), N=%d after %d "
              "warm-up requests per path, one keep-alive connection (ab -k -c 1); "
              "extra = instr/req - httpd alone's on the same path." % (N, WARMUP),
-             "wrk: event MPM, one child with 32 threads per variant%s, wrk -t1 -c%d, "
+             "req/s: wrk -t1 -c%d%s; event MPM, one child with 32 threads per variant%s, "
              "%d rounds of %d s runs, each variant's run between two runs of httpd alone "
              "(B V1 B V2 B ...); ratio = median over rounds of (variant / mean of its two "
              "neighbouring httpd-alone runs)." % (
-                 ", httpd on CPU %s and wrk on CPU %s" % (HTTPD_CPUS, WRK_CPUS) if PIN else "",
-                 CONNECTIONS, ROUNDS, SECONDS),
+                 CONNECTIONS, " (HTTP/1.1 rows), h2load -t 1 -c %d -m %d over TLS (h2 rows)"
+                 % (CONNECTIONS, H2_STREAMS) if H2 else "",
+                 ", httpd on CPU %s and the load tool on CPU %s" % (HTTPD_CPUS, WRK_CPUS)
+                 if PIN else "", ROUNDS, SECONDS),
              "mint = no cookie sent; hot = the cookie the variant issued is sent back; "
              "hot/conn = the same, one request per connection (ab without -k; callgrind "
              "only): nothing can be carried over from a previous request on the connection "
              "(mod_idsession skips the HMAC and log id for the token the connection's "
              "previous request already verified, so its keep-alive hot row shows that memo "
              "hit). The issue's targets are for mint and hot."]
+    if H2:
+        notes.append(
+            "h2 mint, h2 hot: HTTP/2 over TLS 1.3 (mod_ssl + mod_http2, self-signed EC P-256 "
+            "cert); instr/req on apache2 -X with the event MPM (mod_http2 refuses h2 under "
+            "prefork), N=%d after %d warm-up requests per path, h2load -n N -c 1 -m %d: one "
+            "TLS connection, whose handshake is in the count. The hot request sends "
+            "`cookie: other=1; <the variant's cookie>`. The count includes every thread's "
+            "(the listener's, mod_http2's workers'); it holds N calls of ap_process_request, "
+            "one per stream." % (H2_N, WARMUP, H2_STREAMS))
     notes += ["%s: %s" % (v.title, v.note) for v in variants if v.note]
     if QUICK:
         notes.append("BENCH_QUICK=1: a smoke run, the numbers are not meaningful.")
@@ -566,18 +721,23 @@ def main():
     text = header + "\n\n" + tbl + "\n\n" + "\n".join("- " + n for n in notes) + "\n"
     targets = target_lines(variants, cg, wr)
     if targets:
-        text += "\nissue 4 targets (informational):\n" + "\n".join("- " + t for t in targets) + "\n"
+        text += "\ntargets (informational):\n" + "\n".join("- " + t for t in targets) + "\n"
     if problems:
         text += "\nPROBLEMS:\n" + "\n".join("- " + p for p in problems) + "\n"
     print()
     print(text, end="")
     (OUT / "results.txt").write_text(text)
     (OUT / "results.json").write_text(json.dumps({
-        "n": N, "warmup": WARMUP, "rounds": ROUNDS, "seconds": SECONDS,
+        "n": N, "h2_n": H2_N if H2 else None, "h2_streams": H2_STREAMS, "warmup": WARMUP,
+        "rounds": ROUNDS, "seconds": SECONDS,
         "connections": CONNECTIONS, "apache": httpdrun.apache_version(),
         "rows": [{"variant": v.key, "path": p,
                   "instr_per_req": cg.get((v.key, p)),
-                  "wrk": wr.get((v.key, p))} for v in variants for p in CG_PATHS],
+                  "wrk": wr.get((v.key, p))} for v in variants for p in CG_PATHS]
+                + [{"variant": v.key, "path": p,
+                    "instr_per_req": cg.get((v.key, p)),
+                    "h2load": wr.get((v.key, p))}
+                   for v in variants if H2 and v.h2 for p in H2_PATHS],
         "problems": problems}, indent=1) + "\n")
     print("\nwritten: %s, %s" % (OUT / "results.txt", OUT / "results.json"))
     return 1 if problems else 0
