@@ -42,6 +42,7 @@ Environment (defaults in brackets):
   BENCH_CONNECTIONS [8]   wrk and h2load connections (one thread)
   BENCH_H2 [1]            0: no HTTP/2 + TLS rows
   BENCH_H2_N [3000]       requests (streams) per h2 callgrind measurement
+  BENCH_H2_REPEAT [5]     h2 callgrind measurements per variant and path (median)
   BENCH_QUICK=1           smoke run: N=300, H2_N=300, 1 round of 1 s (numbers not meaningful)
   BENCH_VARIANTS          comma list of variant keys (default: all), e.g.
                           baseline,ids-unsigned,ids-signed -- baseline is always added
@@ -87,6 +88,9 @@ SECONDS = env_int("BENCH_SECONDS", 1 if QUICK else 2)
 CONNECTIONS = env_int("BENCH_CONNECTIONS", 8)
 H2 = os.environ.get("BENCH_H2", "1") != "0"
 H2_N = env_int("BENCH_H2_N", 300 if QUICK else 3000)
+# h2 counts vary by a few hundred per request from run to run (how streams and TLS
+# records batch depends on timing): the median of several measurements is reported.
+H2_REPEAT = env_int("BENCH_H2_REPEAT", 1 if QUICK else 5)
 H2_STREAMS = 8                  # h2load -m: concurrent streams per connection
 MEASURES = set(os.environ.get("BENCH_MEASURES", "callgrind,wrk,h2load").replace(" ", "")
                .split(","))
@@ -365,6 +369,10 @@ class Http1:
     paths = PATHS                       # the throughput paths
 
     @staticmethod
+    def repeat():
+        return 1
+
+    @staticmethod
     def n():
         return N
 
@@ -399,6 +407,10 @@ class Http2:
     cg_mpm = httpdrun.MPM_EVENT_X
     tool = "h2load"
     paths = H2_PATHS
+
+    @staticmethod
+    def repeat():
+        return H2_REPEAT
 
     @staticmethod
     def n():
@@ -490,16 +502,21 @@ def measure_callgrind(v, proto, problems):
         result = {}
         known = set()
         for path in paths:
-            callgrind_control(s, "-z")
-            proto.drive(s, path, proto.cookie(path, cookie), n)
-            callgrind_control(s, "-d")
-            dump = wait_for_dump(s, known)
-            known.add(dump.name)
-            total, calls = parse_dump(dump)
-            if calls != n:
-                problems.append("%s %s: the dump holds %d calls of ap_process_request, not %d"
-                                % (v.title, path, calls, n))
-            result[path] = total / n
+            runs = []
+            for _ in range(proto.repeat()):
+                callgrind_control(s, "-z")
+                proto.drive(s, path, proto.cookie(path, cookie), n)
+                callgrind_control(s, "-d")
+                dump = wait_for_dump(s, known)
+                known.add(dump.name)
+                total, calls = parse_dump(dump)
+                if calls != n:
+                    problems.append("%s %s: the dump holds %d calls of ap_process_request, "
+                                    "not %d" % (v.title, path, calls, n))
+                runs.append(total / n)
+            result[path] = statistics.median(runs)
+            if len(runs) > 1:
+                result[path + " runs"] = runs
             dest = OUT / "callgrind" / ("%s.%s.callgrind" % (v.key, re.sub(r"\W", "-", path)))
             shutil.copyfile(dump, dest)
         s.stop()
@@ -656,7 +673,7 @@ def main():
         httpdrun.apache_version(), os.cpu_count(), ", ".join(v.key for v in variants),
         "; SKIPPED (no %s): %s" % (MODULE, ", ".join(v.key for v in skipped)) if skipped else ""))
     problems = []
-    cg, wr = {}, {}
+    cg, wr, cg_runs = {}, {}, {}
     protos = [Http1, Http2] if H2 else [Http1]
     try:
         if "callgrind" in MEASURES:
@@ -664,12 +681,15 @@ def main():
                 "ab -k -c 1" % (WARMUP, N))
             if H2:
                 log("  h2: apache2 -X (event), TLS, %d warm-up + %d measured requests per "
-                    "path, h2load -c 1 -m %d" % (WARMUP, H2_N, H2_STREAMS))
+                    "path, h2load -c 1 -m %d, median of %d" % (WARMUP, H2_N, H2_STREAMS,
+                                                               H2_REPEAT))
             for proto in protos:
                 for v in proto.variants(variants, "callgrind"):
                     r = measure_callgrind(v, proto, problems)
                     for p in proto.cg_paths(v):
                         cg[(v.key, p)] = r[p]
+                        if p + " runs" in r:
+                            cg_runs[(v.key, p)] = r[p + " runs"]
         for proto in protos:
             tp_variants = proto.variants(variants, "throughput")
             if proto.tool not in MEASURES:
@@ -708,7 +728,10 @@ def main():
             "TLS connection, whose handshake is in the count. The hot request sends "
             "`cookie: other=1; <the variant's cookie>`. The count includes every thread's "
             "(the listener's, mod_http2's workers'); it holds N calls of ap_process_request, "
-            "one per stream." % (H2_N, WARMUP, H2_STREAMS))
+            "one per stream. Each figure is the median of %d measurements on one server: "
+            "h2 counts move by a few hundred from run to run, as the batching of streams "
+            "into TLS records depends on timing (HTTP/1.1's by under 10)."
+            % (H2_N, WARMUP, H2_STREAMS, H2_REPEAT))
     notes += ["%s: %s" % (v.title, v.note) for v in variants if v.note]
     if QUICK:
         notes.append("BENCH_QUICK=1: a smoke run, the numbers are not meaningful.")
@@ -736,6 +759,7 @@ def main():
                   "wrk": wr.get((v.key, p))} for v in variants for p in CG_PATHS]
                 + [{"variant": v.key, "path": p,
                     "instr_per_req": cg.get((v.key, p)),
+                    "instr_per_req_runs": cg_runs.get((v.key, p)),
                     "h2load": wr.get((v.key, p))}
                    for v in variants if H2 and v.h2 for p in H2_PATHS],
         "problems": problems}, indent=1) + "\n")
