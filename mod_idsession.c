@@ -24,9 +24,11 @@
 #include "apr_lib.h"
 #include "apr_atomic.h"
 #include "apr_uri.h"
+#include "util_script.h"
 
 #include "mod_idsession.h"
 #include "idsession_core.h"
+#include "mod_idsession_store.h"
 
 #include <openssl/crypto.h>
 
@@ -42,6 +44,9 @@ APLOG_USE_MODULE(idsession);
 #define IDS_FILTER           "IDSESSION"
 #define IDS_FILTER_LATE      "IDSESSION_LATE"
 #define IDS_APP_HEADER       "IDSession-Reset"
+#define IDS_REVOKE_HEADER    "IDSession-Revoke"
+#define IDS_REVOKE_HANDLER   "idsession-revoke"
+#define IDS_REVOKE_BODY_MAX  65536
 #define IDS_MAX_AGE_MAX      APR_INT64_C(2147483647)
 #define IDS_SECRET_FILE_MAX  65536
 
@@ -59,6 +64,11 @@ APLOG_USE_MODULE(idsession);
  * and be told SESSION_EXPIRED, short enough not to carry it for ever. */
 #define IDS_EXPIRED_GRACE    300
 #define IDS_WARN_INTERVAL    60     /* seconds between repeated warnings */
+#define IDS_STORE_TIMEOUT    250    /* ms, IDSessionStoreTimeout */
+#define IDS_REVOKE_GRACE     10     /* s, IDSessionRevokeGrace */
+#define IDS_REVOKE_KEEP      2592000 /* s (30 days), IDSessionRevokeKeep */
+#define IDS_BREAKER_FAILURES 3      /* IDSessionStoreBreaker */
+#define IDS_BREAKER_RETRY    5
 
 typedef enum {
     IDS_SECURE_OFF = 0,
@@ -119,7 +129,20 @@ typedef struct {
     apr_int64_t renew_interval; /* seconds; IDS_UNSET: from idle_timeout */
     apr_int64_t adopt_until;    /* Unix seconds; IDS_UNSET (inherit) and
                                  * IDS_ADOPT_NONE: no adoption */
+    int app_revoke;             /* IDSessionAppRevoke */
+    int store_closed;           /* IDSessionStoreFailure closed */
 } ids_dir_conf;
+
+/* Per-server configuration: the revocation store.  Unset fields inherit
+ * from the main server; post_config gives the rest their defaults. */
+typedef struct {
+    ids_store *store;           /* NULL: no revocation */
+    apr_int64_t timeout;        /* ms */
+    apr_int64_t grace;          /* seconds */
+    apr_int64_t keep;           /* seconds */
+    apr_int64_t breaker_failures;
+    apr_int64_t breaker_retry;  /* seconds */
+} ids_srv_conf;
 
 /* The session of one request chain (main request, its subrequests and
  * internal redirects), kept in the chain's first request. */
@@ -149,7 +172,13 @@ typedef struct {
     apr_int64_t expires;        /* SESSION_EXPIRES */
     const char *created_s;      /* SESSION_CREATED and SESSION_EXPIRES */
     const char *expires_s;
-    const char *expired;        /* SESSION_EXPIRED: "idle" or "lifetime" */
+    const char *expired;        /* SESSION_EXPIRED: "idle", "lifetime" or
+                                 * "revoked" */
+    /* With IDSessionStore: */
+    int unavailable;            /* IDSessionStoreFailure closed refused it */
+    int revoked_now;            /* the application revoked the token */
+    int app_revoke;             /* IDSessionAppRevoke On in the chain */
+    apr_int64_t revoke_lifetime; /* ... and IDSessionMaxLifetime there */
 } ids_state;
 
 /* The last token a connection's client sent that was well-formed, so that
@@ -207,6 +236,7 @@ static int ids_have_cache;
  * only on the message's own rare path. */
 static volatile apr_uint32_t ids_unoffered_at;
 static volatile apr_uint32_t ids_untimed_at;
+static volatile apr_uint32_t ids_store_failed_at;
 
 /* Warnings found while reading the configuration, logged once the error
  * log is open (post_config) and by apache2 -t (test_config).  Reset in
@@ -232,6 +262,8 @@ static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_lifetime = IDS_UNSET;
     c->renew_interval = IDS_UNSET;
     c->adopt_until = IDS_UNSET;
+    c->app_revoke = IDS_UNSET;
+    c->store_closed = IDS_UNSET;
     return c;
 }
 
@@ -262,6 +294,34 @@ static void *ids_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     IDS_MERGE_INT(max_lifetime);
     IDS_MERGE_INT(renew_interval);
     IDS_MERGE_INT(adopt_until);
+    IDS_MERGE_INT(app_revoke);
+    IDS_MERGE_INT(store_closed);
+    return c;
+}
+
+static void *ids_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    ids_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->timeout = IDS_UNSET;
+    c->grace = IDS_UNSET;
+    c->keep = IDS_UNSET;
+    c->breaker_failures = IDS_UNSET;
+    c->breaker_retry = IDS_UNSET;
+    return c;
+}
+
+static void *ids_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const ids_srv_conf *base = basev, *add = addv;
+    ids_srv_conf *c = apr_palloc(p, sizeof(*c));
+
+    IDS_MERGE_PTR(store);
+    IDS_MERGE_INT(timeout);
+    IDS_MERGE_INT(grace);
+    IDS_MERGE_INT(keep);
+    IDS_MERGE_INT(breaker_failures);
+    IDS_MERGE_INT(breaker_retry);
     return c;
 }
 
@@ -397,6 +457,11 @@ static int ids_path_covers(const char *path, const char *url)
 static ids_dir_conf *ids_conf(request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &idsession_module);
+}
+
+static ids_srv_conf *ids_srv_conf_of(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &idsession_module);
 }
 
 /* A copy of c in pool p, for a chain that outlives the subrequest whose
@@ -891,9 +956,9 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
         if (st->timed) {
             apr_table_addn(t, IDS_ENV_CREATED, st->created_s);
             apr_table_addn(t, IDS_ENV_EXPIRES, st->expires_s);
-            if (st->expired) {
-                apr_table_addn(t, IDS_ENV_EXPIRED, st->expired);
-            }
+        }
+        if (st->expired) {
+            apr_table_addn(t, IDS_ENV_EXPIRED, st->expired);
         }
         return;
     }
@@ -1236,8 +1301,9 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
 }
 
 /* Applies c's timeouts to the session st that the cookie carried: NULL,
- * with *expired saying why, when it has ended; else st, renewed (with a
- * Set-Cookie) when its stamp is IDSessionRenewInterval old. */
+ * with *expired saying why, when it has ended; else st, marked renewed_now
+ * when its stamp is IDSessionRenewInterval old (the caller sends the
+ * Set-Cookie, unless the store says the token is being replaced). */
 static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
                                                  const ids_dir_conf *c,
                                                  ids_state *st,
@@ -1284,10 +1350,118 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
         st->renewed_now = 1;
     }
     ids_set_times(ids_chain_root(r)->pool, st, c);
-    if (renew) {
-        ids_send_cookie(r, st, c);
+    return st;
+}
+
+static int ids_warn_due(request_rec *r, volatile apr_uint32_t *at);
+
+/* Logs why the store did not answer, at most once a minute. */
+static void ids_store_warn(request_rec *r, const ids_srv_conf *sc,
+                           const char *what, const char *why, int closed)
+{
+    if (ids_warn_due(r, &ids_store_failed_at)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "IDSessionStore %s: cannot %s: %s; %s (logged at most "
+                      "once a minute)", ids_store_name(sc->store), what, why,
+                      closed ? "IDSessionStoreFailure closed: answering 503 "
+                               "to requests with a session"
+                             : "sessions are taken as not revoked");
+    }
+}
+
+/* The store's word on the session st that the cookie carried: NULL, with
+ * *expired = "revoked", when it is revoked; st when it is not, or still
+ * in its grace window (then not renewed: a renewal would put the old token
+ * back over the new one); st marked unavailable when the store did not
+ * answer and IDSessionStoreFailure closed applies. */
+static IDS_NOINLINE ids_state *ids_store_verdict(request_rec *r,
+                                                 const ids_dir_conf *c,
+                                                 const ids_srv_conf *sc,
+                                                 ids_state *st,
+                                                 const ids_scan *s,
+                                                 const char **expired)
+{
+    apr_int64_t from = 0, now = apr_time_sec(r->request_time);
+    const char *why = "unknown error";
+    apr_status_t rv = ids_store_check(sc->store, r, st->log_id,
+                                      sc->timeout * 1000, &from, &why);
+
+    if (rv == APR_NOTFOUND) {
+        return st;
+    }
+    if (rv != APR_SUCCESS) {
+        ids_store_warn(r, sc, "check a session", why, c->store_closed == 1);
+        if (c->store_closed == 1) {
+            st->failed = 1;
+            st->unavailable = 1;
+        }
+        return st;
+    }
+    if (now >= from) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session (log id %s) "
+                      "is revoked; minting a new token", st->log_id);
+        *expired = "revoked";
+        return NULL;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session (log id %s) is "
+                  "replaced; kept for %" APR_INT64_T_FMT " more seconds",
+                  st->log_id, from - now);
+    if (st->renewed_now) {
+        st->renewed_now = 0;
+        if (s->stamped) {
+            st->renewed = (apr_int64_t)s->renewed;
+            ids_set_times(ids_chain_root(r)->pool, st, c);
+        }
     }
     return st;
+}
+
+/* When a denylist entry for a session under c may go: its absolute end
+ * (created, or now when unknown, plus IDSessionMaxLifetime), else
+ * IDSessionRevokeKeep from now; never before from. */
+static apr_int64_t ids_revoke_until(const ids_srv_conf *sc,
+                                    apr_int64_t lifetime, apr_int64_t created,
+                                    apr_int64_t now, apr_int64_t from)
+{
+    apr_int64_t until = lifetime > 0 ? created + lifetime : now + sc->keep;
+
+    return until > from ? until : from + 1;
+}
+
+/* Puts the n log ids on the server's denylist from the Unix second from;
+ * APR_SUCCESS, or the store's failure (logged). */
+static apr_status_t ids_revoke_ids(request_rec *r, const char *const *ids,
+                                   int n, apr_int64_t from, apr_int64_t until)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    const char *why = "unknown error";
+    apr_status_t rv = ids_store_revoke(sc->store, r, ids, n, from, until,
+                                       sc->timeout * 1000, &why);
+
+    if (rv != APR_SUCCESS) {
+        ids_store_warn(r, sc, "revoke", why, 0);
+    }
+    return rv;
+}
+
+/* The token st is being replaced: refuse it everywhere once the grace
+ * window has passed.  A token new in this chain was never sent. */
+static void ids_revoke_replaced(request_rec *r, const ids_state *st,
+                                const ids_dir_conf *c)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    apr_int64_t now = apr_time_sec(r->request_time), from;
+
+    if (sc->store == NULL || st->token == NULL || st->minted
+        || st->revoked_now || st->failed) {
+        return;
+    }
+    from = now + sc->grace;
+    (void)ids_revoke_ids(r, &st->log_id, 1, from,
+                         ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
+                                                           : 0,
+                                          st->timed ? st->created : now, now,
+                                          from));
 }
 
 /* The chain's session: the client's well-formed token, or a new one with
@@ -1357,6 +1531,17 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         if (st && s.timed) {
             st = ids_session_times(r, c, st, &s, &expired);
         }
+        /* Only an otherwise valid token asks the store, once a chain. */
+        if (st && ids_srv_conf_of(r->server)->store) {
+            st = ids_store_verdict(r, c, ids_srv_conf_of(r->server), st, &s,
+                                   &expired);
+            if (st && st->unavailable) {
+                return NULL;
+            }
+        }
+        if (st && st->renewed_now) {
+            ids_send_cookie(r, st, c);
+        }
         if (st == NULL) {
             st = ids_mint_session(r, root, c, &s, expired);
             if (st == NULL) {
@@ -1369,6 +1554,10 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     }
     else if (!ids_rules_accept(r, st, c)) {
         return &ids_refused;
+    }
+    if (c->app_revoke == 1 && !st->app_revoke) {
+        st->app_revoke = 1;
+        st->revoke_lifetime = ids_timed(c) ? c->max_lifetime : 0;
     }
     if (c->app_reset == 1 && st->next == NULL) {
         st->next = ids_new_token(r, root->pool, c, "next session token");
@@ -1386,6 +1575,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
 {
     request_rec *root = ids_chain_root(r);
 
+    ids_revoke_replaced(r, st, c);
     st->token = token;
     ids_set_keys(root->pool, st);
     ids_set_rules(st, c);
@@ -1616,7 +1806,12 @@ static int ids_fixups(request_rec *r)
     st = ids_session(r, c);
     if (st == NULL) {
         /* The ErrorDocument of our own 500 must not fail again. */
-        return r->prev ? DECLINED : HTTP_INTERNAL_SERVER_ERROR;
+        if (r->prev) {
+            return DECLINED;
+        }
+        st = ids_state_get(r);
+        return st && st->unavailable ? HTTP_SERVICE_UNAVAILABLE
+                                     : HTTP_INTERNAL_SERVER_ERROR;
     }
     if (st == &ids_refused) {
         st = ids_state_get(r);
@@ -1734,11 +1929,95 @@ static IDS_NOINLINE void ids_app_rotate(request_rec *r, ids_state *st)
                   "replaces %s", st->log_id, old);
 }
 
-/* Takes the application's IDSession-Reset off the response and rotates
- * when it says 1. */
+/* The log ids an IDSession-Revoke value v names, "current" being the
+ * chain's session; NULL when an item is neither. */
+static apr_array_header_t *ids_revoke_list(request_rec *r, const ids_state *st,
+                                           const char *v)
+{
+    apr_array_header_t *ids = apr_array_make(r->pool, 2, sizeof(char *));
+    char *last, *item = apr_strtok(apr_pstrdup(r->pool, v), ", \t", &last);
+
+    for (; item; item = apr_strtok(NULL, ", \t", &last)) {
+        char *id = apr_palloc(r->pool, IDS_LOG_ID_CHARS + 1);
+
+        if (!strcasecmp(item, "current") && st->token && !st->failed) {
+            id = (char *)st->log_id;
+        }
+        else if (!ids_log_id_parse(item, strlen(item), id)) {
+            return NULL;
+        }
+        APR_ARRAY_PUSH(ids, char *) = id;
+    }
+    return ids;
+}
+
+/* The application's IDSession-Revoke, taken off the response: the sessions
+ * it names are refused from now on, where IDSessionAppRevoke On applies. */
+static IDS_NOINLINE void ids_app_revoke(request_rec *r, ids_state *st,
+                                        const char *v)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    apr_array_header_t *ids = ids_revoke_list(r, st, v);
+    apr_int64_t now = apr_time_sec(r->request_time);
+    int i;
+
+    if (ids == NULL || !st->app_revoke || sc->store == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IDS_REVOKE_HEADER
+                      " in the response to %s was dropped and nothing was "
+                      "revoked: %s", ap_escape_logitem(r->pool, r->uri),
+                      ids == NULL ? "an item is neither a log id (16 hex "
+                                    "digits) nor current"
+                      : !st->app_revoke ? "IDSessionAppRevoke is not On there"
+                                        : "no IDSessionStore applies");
+        return;
+    }
+    if (ids->nelts == 0 || ids_revoke_ids(r, (const char *const *)ids->elts,
+                                          ids->nelts, now,
+                                          ids_revoke_until(sc,
+                                              st->revoke_lifetime, now, now,
+                                              now)) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < ids->nelts; i++) {
+        if (APR_ARRAY_IDX(ids, i, const char *) == st->log_id) {
+            st->revoked_now = 1;
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "the application revoked "
+                  "%d session(s): %s", ids->nelts,
+                  ap_escape_logitem(r->pool, v));
+}
+
+/* IDSession-Revoke never reaches the client; it is looked for where a
+ * store or IDSessionAppRevoke applies, so that others pay nothing. */
+static APR_INLINE void ids_take_revoke_header(request_rec *r, ids_state *st)
+{
+    const char *v, *ev;
+
+    if (!st->app_revoke && ids_srv_conf_of(r->server)->store == NULL) {
+        return;
+    }
+    v = apr_table_get(r->headers_out, IDS_REVOKE_HEADER);
+    ev = apr_is_empty_table(r->err_headers_out) ? NULL
+         : apr_table_get(r->err_headers_out, IDS_REVOKE_HEADER);
+    if (v == NULL && ev == NULL) {
+        return;
+    }
+    apr_table_unset(r->headers_out, IDS_REVOKE_HEADER);
+    apr_table_unset(r->err_headers_out, IDS_REVOKE_HEADER);
+    ids_app_revoke(r, st, v && ev ? apr_pstrcat(r->pool, v, ",", ev, NULL)
+                                  : v ? v : ev);
+}
+
+/* Takes the application's IDSession-Revoke and IDSession-Reset off the
+ * response; revokes what the first names (before a rotation replaces the
+ * current session) and rotates when the second says 1. */
 static APR_INLINE void ids_take_app_header(request_rec *r, ids_state *st)
 {
-    int ask = ids_app_header_value(r);
+    int ask;
+
+    ids_take_revoke_header(r, st);
+    ask = ids_app_header_value(r);
 
     if (ask == 1) {
         ids_app_rotate(r, st);
@@ -1880,6 +2159,89 @@ static int ids_reset_handler(request_rec *r)
         return DECLINED;
     }
     return ids_reset(r);
+}
+
+/* The log ids of a POST body's log_id fields; NULL when a field is
+ * anything else or malformed. */
+static apr_array_header_t *ids_form_log_ids(request_rec *r,
+                                            apr_array_header_t *pairs)
+{
+    apr_array_header_t *ids = apr_array_make(r->pool, 4, sizeof(char *));
+
+    while (pairs && !apr_is_empty_array(pairs)) {
+        ap_form_pair_t *pair = apr_array_pop(pairs);
+        char *v, *id = apr_palloc(r->pool, IDS_LOG_ID_CHARS + 1);
+        apr_off_t len;
+        apr_size_t size;
+
+        if (strcmp(pair->name, "log_id") != 0
+            || apr_brigade_length(pair->value, 1, &len) != APR_SUCCESS
+            || len > IDS_LOG_ID_CHARS) {
+            return NULL;
+        }
+        size = (apr_size_t)len;
+        v = apr_palloc(r->pool, size + 1);
+        if (apr_brigade_flatten(pair->value, v, &size) != APR_SUCCESS
+            || !ids_log_id_parse(v, size, id)) {
+            return NULL;
+        }
+        APR_ARRAY_PUSH(ids, char *) = id;
+    }
+    return ids;
+}
+
+/* SetHandler idsession-revoke: a POST of log_id=<16 hex digits>, repeatable,
+ * revokes those sessions at once and answers {"revoked": N}.  Who may use
+ * it is for Require to say. */
+static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    const ids_dir_conf *c = ids_conf(r);
+    apr_array_header_t *pairs = NULL, *ids;
+    apr_int64_t now = apr_time_sec(r->request_time);
+    int rv;
+
+    ap_allow_methods(r, REPLACE_ALLOW, "POST", NULL);
+    if (r->method_number != M_POST) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (sc->store == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "SetHandler "
+                      IDS_REVOKE_HANDLER " needs an IDSessionStore");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((rv = ap_parse_form_data(r, NULL, &pairs, -1, IDS_REVOKE_BODY_MAX))
+        != OK) {
+        return rv;
+    }
+    ids = ids_form_log_ids(r, pairs);
+    if (ids == NULL || ids->nelts == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "revocation refused: "
+                      "the body must be log_id=<16 hex digits> fields "
+                      "(application/x-www-form-urlencoded)");
+        return HTTP_BAD_REQUEST;
+    }
+    if (ids_revoke_ids(r, (const char *const *)ids->elts, ids->nelts, now,
+                       ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
+                                                         : 0,
+                                        now, now, now)) != APR_SUCCESS) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%d session(s) revoked",
+                  ids->nelts);
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_rprintf(r, "{\"revoked\": %d}\n", ids->nelts);
+    return OK;
+}
+
+static int ids_revoke_handler(request_rec *r)
+{
+    if (r->handler == NULL || r->handler[0] != IDS_REVOKE_HANDLER[0]
+        || strcmp(r->handler, IDS_REVOKE_HANDLER) != 0) {
+        return DECLINED;
+    }
+    return ids_revoke_admin(r);
 }
 
 /* ---- optional functions ------------------------------------------------ */
@@ -2388,6 +2750,46 @@ static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+static const char *set_store(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
+
+    return ids_store_create(cmd, arg, &sc->store);
+}
+
+/* A server-wide number in [0, IDS_MAX_AGE_MAX] (cmd->info: its offset);
+ * IDSessionStoreTimeout is at least 1 ms. */
+static const char *set_srv_int(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
+    apr_size_t off = (apr_size_t)cmd->info;
+
+    return ids_parse_int(cmd, arg,
+                         off == APR_OFFSETOF(ids_srv_conf, timeout) ? 1 : 0,
+                         IDS_MAX_AGE_MAX, (apr_int64_t *)((char *)sc + off));
+}
+
+static const char *set_breaker(cmd_parms *cmd, void *dv, const char *fails,
+                               const char *secs)
+{
+    ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
+    const char *err = ids_parse_int(cmd, fails, 1, 1000,
+                                    &sc->breaker_failures);
+
+    return err ? err : ids_parse_int(cmd, secs, 1, 3600, &sc->breaker_retry);
+}
+
+static const char *set_store_failure(cmd_parms *cmd, void *dv,
+                                     const char *arg)
+{
+    static const ids_keyword words[] = {
+        { "open", 0 }, { "closed", 1 }, { NULL, 0 }
+    };
+    ids_dir_conf *c = dv;
+
+    return ids_parse_keyword(cmd, arg, words, &c->store_closed);
+}
+
 static const command_rec ids_cmds[] = {
     AP_INIT_FLAG("IDSession", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ids_dir_conf, enabled), OR_FILEINFO,
@@ -2450,6 +2852,33 @@ static const command_rec ids_cmds[] = {
                  (void *)APR_OFFSETOF(ids_dir_conf, app_reset), OR_FILEINFO,
                  "On to offer SESSION_TOKEN_NEXT and honour the "
                  "application's IDSession-Reset response header"),
+    AP_INIT_TAKE1("IDSessionStore", set_store, NULL, RSRC_CONF,
+                  "Where revoked sessions are listed: shmcb:/path(bytes), "
+                  "dbm:/path or redis:host:port[,host:port...]"),
+    AP_INIT_TAKE1("IDSessionStoreTimeout", set_srv_int,
+                  (void *)APR_OFFSETOF(ids_srv_conf, timeout), RSRC_CONF,
+                  "Milliseconds a request waits for the store at most "
+                  "(default 250)"),
+    AP_INIT_TAKE2("IDSessionStoreBreaker", set_breaker, NULL, RSRC_CONF,
+                  "Consecutive failures after which the store is not asked, "
+                  "and for how many seconds (default 3 5)"),
+    AP_INIT_TAKE1("IDSessionStoreFailure", set_store_failure, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "open (default: a session is taken as not revoked) or "
+                  "closed (503) while the store does not answer"),
+    AP_INIT_TAKE1("IDSessionRevokeGrace", set_srv_int,
+                  (void *)APR_OFFSETOF(ids_srv_conf, grace), RSRC_CONF,
+                  "Seconds a token replaced by a reset is still accepted "
+                  "(default 10)"),
+    AP_INIT_TAKE1("IDSessionRevokeKeep", set_srv_int,
+                  (void *)APR_OFFSETOF(ids_srv_conf, keep), RSRC_CONF,
+                  "Seconds a revocation is kept without IDSessionMaxLifetime "
+                  "(default 2592000, 30 days)"),
+    AP_INIT_FLAG("IDSessionAppRevoke", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(ids_dir_conf, app_revoke),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to honour the application's IDSession-Revoke response "
+                 "header"),
     { NULL }
 };
 
@@ -2742,7 +3171,52 @@ static int ids_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
     ids_config_warnings = NULL;
+    ids_store_pre_config(pconf);
     return OK;
+}
+
+/* Every server's store settings, with their defaults, and its store
+ * opened (a virtual host without IDSessionStore shares the main
+ * server's). */
+static int ids_stores_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    int rv = OK;
+
+    for (; s && rv == OK; s = s->next) {
+        ids_srv_conf *sc = ids_srv_conf_of(s);
+
+        if (sc->timeout == IDS_UNSET) {
+            sc->timeout = IDS_STORE_TIMEOUT;
+        }
+        if (sc->grace == IDS_UNSET) {
+            sc->grace = IDS_REVOKE_GRACE;
+        }
+        if (sc->keep == IDS_UNSET) {
+            sc->keep = IDS_REVOKE_KEEP;
+        }
+        if (sc->breaker_failures == IDS_UNSET) {
+            sc->breaker_failures = IDS_BREAKER_FAILURES;
+            sc->breaker_retry = IDS_BREAKER_RETRY;
+        }
+        if (sc->store) {
+            ids_store_set_breaker(sc->store, (int)sc->breaker_failures,
+                                  apr_time_from_sec(sc->breaker_retry));
+            rv = ids_store_post_config(sc->store, s, pconf,
+                                       sc->timeout * 1000);
+        }
+    }
+    return rv;
+}
+
+static void ids_child_init(apr_pool_t *p, server_rec *s)
+{
+    for (; s; s = s->next) {
+        ids_srv_conf *sc = ids_srv_conf_of(s);
+
+        if (sc->store) {
+            ids_store_child_init(sc->store, s, p);
+        }
+    }
 }
 
 static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -2755,7 +3229,7 @@ static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ids_log_config_warnings(ptemp, s);
     ids_warn_merged_conflicts(ptemp, s);
     ids_have_cache = ap_find_linked_module("mod_cache.c") != NULL;
-    return OK;
+    return ids_stores_post_config(pconf, s);
 }
 
 /* apache2 -t shows the same warnings. */
@@ -2780,6 +3254,8 @@ static void ids_register_hooks(apr_pool_t *p)
                                APR_HOOK_FIRST);
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(ids_reset_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ids_revoke_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ids_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
@@ -2800,8 +3276,8 @@ module AP_MODULE_DECLARE_DATA idsession_module = {
     STANDARD20_MODULE_STUFF,
     ids_create_dir_conf,        /* create per-directory config */
     ids_merge_dir_conf,         /* merge per-directory config */
-    NULL,                       /* create per-server config */
-    NULL,                       /* merge per-server config */
+    ids_create_srv_conf,        /* create per-server config */
+    ids_merge_srv_conf,         /* merge per-server config */
     ids_cmds,                   /* directives */
     ids_register_hooks          /* register hooks */
 };
