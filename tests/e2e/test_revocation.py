@@ -7,6 +7,7 @@ idsession-revoke.  The grace window is tested without sleeping: IDSessionRevokeG
 """
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def servers(request, httpd_module_factory, kind):
             pytest.skip("redis-server is missing; `make test` installs it")
         tmp = Path(tempfile.mkdtemp(prefix="ids-redis-"))
         redis = RedisServer(tmp).start()
+        request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
         request.addfinalizer(redis.stop)
     for grace in (0, 3600):
         made.append(make_server(httpd_module_factory, kind, grace, "%s-g%d" % (kind, grace),
