@@ -10,6 +10,8 @@ load, and a graceful restart of a harness server.
   make the faults.  `address` is `127.0.0.1:<port>` for `IDSessionStore redis:...`.
 - `wrk(url, seconds, cookie=None)` runs wrk and returns a dict: requests, rps, non2xx,
   errors, max_ms (the slowest request).
+- `ENDPOINTS` is configuration for the reset handler at /reset and the revocation
+  handler at /admin (mod_authz_host: `Require ip 127.0.0.1`).
 - `graceful(httpd)` sends `apache2 -k graceful` and waits until a new generation answers.
 """
 
@@ -24,6 +26,17 @@ from pathlib import Path
 from idshttpd import APACHE2, START_TIMEOUT, free_port
 
 REDIS = Path("/usr/bin/redis-server")
+
+ENDPOINTS = """
+<Location /reset>
+    IDSession On
+    SetHandler idsession-reset
+</Location>
+<Location /admin>
+    SetHandler idsession-revoke
+    Require ip 127.0.0.1
+</Location>
+"""
 WRK = Path("/usr/bin/wrk")
 
 

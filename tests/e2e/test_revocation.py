@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from idshttpd import log_id
-from stores import REDIS, RedisServer, graceful
+from stores import ENDPOINTS, REDIS, RedisServer, graceful
 
 APP_CGI = r"""#!/bin/sh
 [ "$REQUEST_METHOD" = POST ] && cat >/dev/null
@@ -42,19 +42,11 @@ IDSessionStoreBreaker 3 1
     IDSessionAppReset On
     IDSessionAppRevoke On
 </Location>
-<Location /reset>
-    IDSession On
-    SetHandler idsession-reset
-</Location>
-<Location /admin>
-    SetHandler idsession-revoke
-    Require ip 127.0.0.1
-</Location>
 <Location /admin-denied>
     SetHandler idsession-revoke
     Require all denied
 </Location>
-"""
+""" + ENDPOINTS
 
 PROVIDERS = ["shmcb", "dbm", "redis"]
 

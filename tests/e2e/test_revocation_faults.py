@@ -14,7 +14,7 @@ import pytest
 
 import idshttpd
 from idshttpd import free_port, log_id
-from stores import REDIS, WRK, RedisServer, wrk
+from stores import ENDPOINTS, REDIS, WRK, RedisServer, wrk
 
 pytestmark = pytest.mark.skipif(not REDIS.exists(),
                                 reason="redis-server is missing; `make test` installs it")
@@ -36,15 +36,7 @@ IDSessionStoreBreaker 3 1
     IDSession On
     IDSessionStoreFailure closed
 </Location>
-<Location /reset>
-    IDSession On
-    SetHandler idsession-reset
-</Location>
-<Location /admin>
-    SetHandler idsession-revoke
-    Require ip 127.0.0.1
-</Location>
-"""
+""" + ENDPOINTS
 
 STORE_WARNING = r"IDSessionStore redis:127\.0\.0\.1:\d+: cannot (check a session|revoke)"
 
