@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import idshttpd
 from idshttpd import log_id
 from stores import ENDPOINTS, REDIS, RedisServer, graceful
 
@@ -267,6 +268,7 @@ def test_admin_require_403(servers):
 
 # ---- graceful restart -------------------------------------------------------------------
 
+@pytest.mark.skipif(idshttpd.VALGRIND, reason="apache2 -X (valgrind) has no graceful restart")
 def test_graceful_restart(servers, kind):
     """dbm and redis keep revocations across a graceful restart; shmcb loses them
     (README: what each provider keeps)."""
