@@ -231,6 +231,11 @@ static ap_filter_rec_t *ids_late_handle;
 /* Whether mod_cache is loaded; set in post_config, read-only afterwards. */
 static int ids_have_cache;
 
+/* Whether the configuration has an IDSessionStore or IDSessionAppRevoke
+ * On anywhere: without, requests skip every revocation step.  Reset in
+ * pre_config, set while the configuration is read. */
+static int ids_revocation;
+
 /* When each rate-limited message was last logged (apr_time_sec), per
  * process, one word per message so that neither hides the other; written
  * only on the message's own rare path. */
@@ -952,13 +957,14 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
             if (st->withheld) {
                 apr_table_addn(t, IDS_ENV_WITHHELD, "1");
             }
+            /* An ended session (idle, lifetime, revoked) gets a new token. */
+            if (st->expired) {
+                apr_table_addn(t, IDS_ENV_EXPIRED, st->expired);
+            }
         }
         if (st->timed) {
             apr_table_addn(t, IDS_ENV_CREATED, st->created_s);
             apr_table_addn(t, IDS_ENV_EXPIRES, st->expires_s);
-        }
-        if (st->expired) {
-            apr_table_addn(t, IDS_ENV_EXPIRED, st->expired);
         }
         return;
     }
@@ -1301,9 +1307,10 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
 }
 
 /* Applies c's timeouts to the session st that the cookie carried: NULL,
- * with *expired saying why, when it has ended; else st, marked renewed_now
- * when its stamp is IDSessionRenewInterval old (the caller sends the
- * Set-Cookie, unless the store says the token is being replaced). */
+ * with *expired saying why, when it has ended; else st, renewed (with a
+ * Set-Cookie) when its stamp is IDSessionRenewInterval old.  Where
+ * revocation is configured, ids_revocation_check sends the Set-Cookie:
+ * a token in its grace window is not renewed. */
 static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
                                                  const ids_dir_conf *c,
                                                  ids_state *st,
@@ -1350,6 +1357,9 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
         st->renewed_now = 1;
     }
     ids_set_times(ids_chain_root(r)->pool, st, c);
+    if (renew && !ids_revocation) {
+        ids_send_cookie(r, st, c);
+    }
     return st;
 }
 
@@ -1412,6 +1422,26 @@ static IDS_NOINLINE ids_state *ids_store_verdict(request_rec *r,
             st->renewed = (apr_int64_t)s->renewed;
             ids_set_times(ids_chain_root(r)->pool, st, c);
         }
+    }
+    return st;
+}
+
+/* The store's word on the session st that the cookie carried, where
+ * revocation is configured (ids_store_verdict), and its renewal's
+ * Set-Cookie. */
+static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
+                                                    const ids_dir_conf *c,
+                                                    ids_state *st,
+                                                    const ids_scan *s,
+                                                    const char **expired)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+
+    if (sc->store) {
+        st = ids_store_verdict(r, c, sc, st, s, expired);
+    }
+    if (st && st->renewed_now && !st->unavailable) {
+        ids_send_cookie(r, st, c);
     }
     return st;
 }
@@ -1532,15 +1562,11 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
             st = ids_session_times(r, c, st, &s, &expired);
         }
         /* Only an otherwise valid token asks the store, once a chain. */
-        if (st && ids_srv_conf_of(r->server)->store) {
-            st = ids_store_verdict(r, c, ids_srv_conf_of(r->server), st, &s,
-                                   &expired);
+        if (st && ids_revocation) {
+            st = ids_revocation_check(r, c, st, &s, &expired);
             if (st && st->unavailable) {
                 return NULL;
             }
-        }
-        if (st && st->renewed_now) {
-            ids_send_cookie(r, st, c);
         }
         if (st == NULL) {
             st = ids_mint_session(r, root, c, &s, expired);
@@ -1994,7 +2020,8 @@ static APR_INLINE void ids_take_revoke_header(request_rec *r, ids_state *st)
 {
     const char *v, *ev;
 
-    if (!st->app_revoke && ids_srv_conf_of(r->server)->store == NULL) {
+    if (!ids_revocation
+        || (!st->app_revoke && ids_srv_conf_of(r->server)->store == NULL)) {
         return;
     }
     v = apr_table_get(r->headers_out, IDS_REVOKE_HEADER);
@@ -2152,15 +2179,6 @@ static IDS_NOINLINE int ids_reset(request_rec *r)
                                       : HTTP_MOVED_TEMPORARILY;
 }
 
-static int ids_reset_handler(request_rec *r)
-{
-    if (r->handler == NULL || r->handler[0] != IDS_HANDLER[0]
-        || strcmp(r->handler, IDS_HANDLER) != 0) {
-        return DECLINED;
-    }
-    return ids_reset(r);
-}
-
 /* The log ids of a POST body's log_id fields; NULL when a field is
  * anything else or malformed. */
 static apr_array_header_t *ids_form_log_ids(request_rec *r,
@@ -2235,13 +2253,25 @@ static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
     return OK;
 }
 
-static int ids_revoke_handler(request_rec *r)
+/* The handler named like ours (first byte checked): which of the two. */
+static IDS_NOINLINE int ids_handler_named(request_rec *r)
 {
-    if (r->handler == NULL || r->handler[0] != IDS_REVOKE_HANDLER[0]
-        || strcmp(r->handler, IDS_REVOKE_HANDLER) != 0) {
+    if (strcmp(r->handler, IDS_HANDLER) == 0) {
+        return ids_reset(r);
+    }
+    if (strcmp(r->handler, IDS_REVOKE_HANDLER) == 0) {
+        return ids_revoke_admin(r);
+    }
+    return DECLINED;
+}
+
+/* idsession-reset and idsession-revoke: one hook, a byte for the rest. */
+static int ids_handler(request_rec *r)
+{
+    if (r->handler == NULL || r->handler[0] != IDS_HANDLER[0]) {
         return DECLINED;
     }
-    return ids_revoke_admin(r);
+    return ids_handler_named(r);
 }
 
 /* ---- optional functions ------------------------------------------------ */
@@ -2754,7 +2784,17 @@ static const char *set_store(cmd_parms *cmd, void *dv, const char *arg)
 {
     ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
 
+    ids_revocation = 1;
     return ids_store_create(cmd, arg, &sc->store);
+}
+
+static const char *set_app_revoke(cmd_parms *cmd, void *dv, int on)
+{
+    ids_dir_conf *c = dv;
+
+    c->app_revoke = on;
+    ids_revocation |= on;
+    return NULL;
 }
 
 /* A server-wide number in [0, IDS_MAX_AGE_MAX] (cmd->info: its offset);
@@ -2874,8 +2914,7 @@ static const command_rec ids_cmds[] = {
                   (void *)APR_OFFSETOF(ids_srv_conf, keep), RSRC_CONF,
                   "Seconds a revocation is kept without IDSessionMaxLifetime "
                   "(default 2592000, 30 days)"),
-    AP_INIT_FLAG("IDSessionAppRevoke", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(ids_dir_conf, app_revoke),
+    AP_INIT_FLAG("IDSessionAppRevoke", set_app_revoke, NULL,
                  RSRC_CONF | ACCESS_CONF,
                  "On to honour the application's IDSession-Revoke response "
                  "header"),
@@ -3171,6 +3210,7 @@ static int ids_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
     ids_config_warnings = NULL;
+    ids_revocation = 0;
     ids_store_pre_config(pconf);
     return OK;
 }
@@ -3253,8 +3293,7 @@ static void ids_register_hooks(apr_pool_t *p)
     ap_hook_post_perdir_config(ids_strip_client_header, NULL, NULL,
                                APR_HOOK_FIRST);
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_handler(ids_reset_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(ids_revoke_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ids_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ids_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,

@@ -281,3 +281,33 @@ def test_graceful_restart(servers, kind):
         assert env["SESSION_TOKEN"] == tok and env["SESSION_EXPIRED"] == "<unset>"
     else:
         assert env["SESSION_EXPIRED"] == "revoked"
+
+
+# ---- with timeouts ----------------------------------------------------------------------
+
+TIMED_CONF = """
+IDSessionSecret "0123456789abcdef0123456789abcdef-revocation"
+IDSessionIdleTimeout 3600
+IDSessionRenewInterval 0
+""" + CONF
+
+
+def test_inside_grace_no_renewal_set_cookie(httpd_factory):
+    """A renewal due inside the grace window would put the old token back over the new
+    one: none is sent.  Outside any window the same request renews."""
+    h = make_server(httpd_factory, "shmcb", 3600, "timed", conf=TIMED_CONF)
+    h.expect_log(r"IDSessionSecret: a literal secret")
+    old = new_session(h)
+    r, env = env_with(h, old)
+    assert [c.value.split(".")[:2] for c in r.set_cookies("_session")] == [old.split(".")[:2]]
+    reset(h, old)
+    r, env = env_with(h, old)
+    assert r.set_cookies() == [] and env["SESSION_TOKEN"] == ".".join(old.split(".")[:2])
+
+
+def test_revoked_timed_session(httpd_factory):
+    h = make_server(httpd_factory, "shmcb", 0, "timed0", conf=TIMED_CONF)
+    old = new_session(h)
+    reset(h, old)
+    r, env = env_with(h, old)
+    assert env["SESSION_EXPIRED"] == "revoked" and env["SESSION_TOKEN_NEW"] == "1"
