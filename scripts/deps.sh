@@ -12,7 +12,7 @@ test="$build curl python3-pytest php-cgi libapache2-mod-php php8.2-fpm
       debhelper dpkg-dev fakeroot chromium chromium-driver python3-selenium
       nghttp2-client libtsan2 redis-server"
 fuzz="clang libclang-rt-14-dev"
-bench="$build valgrind apache2-utils wrk curl"
+bench="$build valgrind apache2-utils wrk curl redis-server"
 valgrind="valgrind"
 deb="debhelper dpkg-dev fakeroot $build"
 
