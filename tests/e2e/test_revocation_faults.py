@@ -115,6 +115,16 @@ def test_store_directives_not_in_location(configtest):
     assert rc != 0 and "not allowed" in out
 
 
+def test_conf_example_passes_configtest(configtest, tmp_path):
+    secret = tmp_path / "idsession.secret"
+    secret.write_text("s" * 48 + "\n")
+    text = (idshttpd.REPO / "conf" / "revocation.conf").read_text()
+    text = text.replace("/etc/apache2/idsession.secret", str(secret))
+    rc, out = configtest("LoadModule authz_host_module %s\n%s"
+                         % (idshttpd.MODDIR / "mod_authz_host.so", text))
+    assert rc == 0 and "Syntax OK" in out, out
+
+
 def test_unreachable_at_startup_starts_and_warns(httpd_factory):
     h = server(httpd_factory, "127.0.0.1:%d" % free_port(), start=False)
     h.expect_log(r"IDSessionStore: redis 127\.0\.0\.1:\d+ does not answer .*httpd starts")
