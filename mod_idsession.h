@@ -17,7 +17,7 @@
 #include "httpd.h"
 #include "apr_optional.h"
 
-#define IDSESSION_VERSION "0.2.0"
+#define IDSESSION_VERSION "0.3.0"
 
 /**
  * The request's session token: the client's well-formed one, or a new one
