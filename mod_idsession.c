@@ -142,6 +142,7 @@ typedef struct {
     apr_int64_t keep;           /* seconds */
     apr_int64_t breaker_failures;
     apr_int64_t breaker_retry;  /* seconds */
+    apr_int64_t reuse;          /* seconds, IDSessionStoreReuse */
 } ids_srv_conf;
 
 /* The session of one request chain (main request, its subrequests and
@@ -196,6 +197,8 @@ typedef struct {
     char store_key[IDS_STORE_KEY_CHARS + 1];
     apr_int64_t created;        /* the stamp's verified times, when timed */
     apr_int64_t renewed;
+    apr_int64_t clear_until;    /* IDSessionStoreReuse: the store said "not
+                                 * revoked" for it, good until then */
 } ids_conn_memo;
 
 /* One memo per client connection (the master connection of HTTP/2's
@@ -313,6 +316,7 @@ static void *ids_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->keep = IDS_UNSET;
     c->breaker_failures = IDS_UNSET;
     c->breaker_retry = IDS_UNSET;
+    c->reuse = IDS_UNSET;
     return c;
 }
 
@@ -327,6 +331,7 @@ static void *ids_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     IDS_MERGE_INT(keep);
     IDS_MERGE_INT(breaker_failures);
     IDS_MERGE_INT(breaker_retry);
+    IDS_MERGE_INT(reuse);
     return c;
 }
 
@@ -819,6 +824,7 @@ static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
     memcpy(m->token, s->v, s->vlen);
     m->token[s->vlen] = '\0';
     memcpy(m->store_key, store_key, IDS_STORE_KEY_CHARS + 1);
+    m->clear_until = 0;
     if (s->timed) {
         m->created = (apr_int64_t)s->created;
         m->renewed = (apr_int64_t)s->renewed;
@@ -1380,16 +1386,14 @@ static void ids_store_warn(request_rec *r, const ids_srv_conf *sc,
 }
 
 /* The store's word on the session st that the cookie carried: NULL, with
- * *expired = "revoked", when it is revoked; st when it is not, or still
- * in its grace window (then not renewed: a renewal would put the old token
- * back over the new one); st marked unavailable when the store did not
- * answer and IDSessionStoreFailure closed applies. */
-static IDS_NOINLINE ids_state *ids_store_verdict(request_rec *r,
-                                                 const ids_dir_conf *c,
-                                                 const ids_srv_conf *sc,
-                                                 ids_state *st,
-                                                 const ids_scan *s,
-                                                 const char **expired)
+ * *expired = "revoked", when it is revoked; st when it is not (*clear
+ * set), or still in its grace window (then not renewed: a renewal would
+ * put the old token back over the new one); st marked unavailable when
+ * the store did not answer and IDSessionStoreFailure closed applies. */
+static ids_state *ids_store_verdict(request_rec *r, const ids_dir_conf *c,
+                                    const ids_srv_conf *sc, ids_state *st,
+                                    const ids_scan *s, const char **expired,
+                                    int *clear)
 {
     apr_int64_t from = 0, now = apr_time_sec(r->request_time);
     const char *why = "unknown error";
@@ -1397,6 +1401,7 @@ static IDS_NOINLINE ids_state *ids_store_verdict(request_rec *r,
                                       sc->timeout * 1000, &from, &why);
 
     if (rv == APR_NOTFOUND) {
+        *clear = 1;
         return st;
     }
     if (rv != APR_SUCCESS) {
@@ -1426,9 +1431,36 @@ static IDS_NOINLINE ids_state *ids_store_verdict(request_rec *r,
     return st;
 }
 
+/* IDSessionStoreReuse: 1 if the connection's memo holds the cookie value
+ * that s found, with a "not revoked" answer still good at now; with until
+ * above 0, records such an answer instead.  The memo is taken and given
+ * back as in ids_session; when another stream holds it, nothing is
+ * reused. */
+static int ids_memo_clear(conn_rec *conn, const ids_scan *s, apr_int64_t now,
+                          apr_int64_t until)
+{
+    ids_memo_slot *slot = ids_memo_slot_of(conn);
+    ids_conn_memo *m = slot ? ids_xchgptr(&slot->rec, NULL) : NULL;
+    int good = 0;
+
+    if (m == NULL) {
+        return 0;
+    }
+    if (m->ring == s->ring && m->nbytes == s->nbytes && m->timed == s->timed
+        && m->len == s->vlen && memcmp(m->token, s->v, s->vlen) == 0) {
+        if (until > 0) {
+            m->clear_until = until;
+        }
+        good = now < m->clear_until;
+    }
+    (void)ids_xchgptr(&slot->rec, m);
+    return good;
+}
+
 /* The store's word on the session st that the cookie carried, where
  * revocation is configured (ids_store_verdict), and its renewal's
- * Set-Cookie. */
+ * Set-Cookie.  With IDSessionStoreReuse, a "not revoked" answer is reused
+ * on the same connection for that many seconds. */
 static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
                                                     const ids_dir_conf *c,
                                                     ids_state *st,
@@ -1436,9 +1468,18 @@ static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
                                                     const char **expired)
 {
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    apr_int64_t now = apr_time_sec(r->request_time);
 
-    if (sc->store) {
-        st = ids_store_verdict(r, c, sc, st, s, expired);
+    if (sc->store && !(sc->reuse > 0 && ids_memo_clear(r->connection, s, now,
+                                                       0))) {
+        int clear = 0;
+
+        st = ids_store_verdict(r, c, sc, st, s, expired, &clear);
+        /* Only a plain "not on the list" is reused: not a grace window,
+         * not a failure. */
+        if (clear && sc->reuse > 0) {
+            (void)ids_memo_clear(r->connection, s, now, now + sc->reuse);
+        }
     }
     if (st && st->renewed_now && !st->unavailable) {
         ids_send_cookie(r, st, c);
@@ -2809,6 +2850,13 @@ static const char *set_srv_int(cmd_parms *cmd, void *dv, const char *arg)
                          IDS_MAX_AGE_MAX, (apr_int64_t *)((char *)sc + off));
 }
 
+static const char *set_reuse(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
+
+    return ids_parse_int(cmd, arg, 0, 300, &sc->reuse);
+}
+
 static const char *set_breaker(cmd_parms *cmd, void *dv, const char *fails,
                                const char *secs)
 {
@@ -2902,6 +2950,9 @@ static const command_rec ids_cmds[] = {
     AP_INIT_TAKE2("IDSessionStoreBreaker", set_breaker, NULL, RSRC_CONF,
                   "Consecutive failures after which the store is not asked, "
                   "and for how many seconds (default 3 5)"),
+    AP_INIT_TAKE1("IDSessionStoreReuse", set_reuse, NULL, RSRC_CONF,
+                  "Seconds a connection reuses the store's \"not revoked\" "
+                  "for its token, 0 to 300 (default 0: asks every time)"),
     AP_INIT_TAKE1("IDSessionStoreFailure", set_store_failure, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "open (default: a session is taken as not revoked) or "
@@ -3233,6 +3284,9 @@ static int ids_stores_post_config(apr_pool_t *pconf, server_rec *s)
         }
         if (sc->keep == IDS_UNSET) {
             sc->keep = IDS_REVOKE_KEEP;
+        }
+        if (sc->reuse == IDS_UNSET) {
+            sc->reuse = 0;
         }
         if (sc->breaker_failures == IDS_UNSET) {
             sc->breaker_failures = IDS_BREAKER_FAILURES;

@@ -3,6 +3,7 @@ server: killed, frozen (SIGSTOP), restarted or unreachable at startup, no reques
 longer than IDSessionStoreTimeout (+100 ms), and IDSessionStoreFailure says what a request
 with a session gets meanwhile.  Two servers sharing Redis see each other's revocations."""
 
+import http.client
 import json
 import shutil
 import tempfile
@@ -229,3 +230,34 @@ def test_frozen_store_never_stalls_requests(httpd_factory, redis):
         assert time.monotonic() < deadline, "revocations do not work after SIGCONT"
         time.sleep(0.2)    # polling interval, not synchronisation
     assert refused(h, tok)
+
+
+# ---- IDSessionStoreReuse --------------------------------------------------------------
+
+def keepalive_get(conn, tok):
+    """A GET /s/f.txt on the open connection conn with tok; the Set-Cookie values."""
+    conn.request("GET", "/s/f.txt", headers={"Cookie": "_session=" + tok})
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 200
+    return [v for k, v in r.getheaders() if k.lower() == "set-cookie"]
+
+
+@pytest.mark.parametrize("reuse", [0, 60])
+def test_reuse_on_one_connection(httpd_factory, redis, reuse):
+    """With IDSessionStoreReuse, a connection that was told "not revoked" keeps the
+    answer for that long (the documented delay); other connections see the revocation at
+    once.  Without, the next request on the same connection sees it."""
+    h = server(httpd_factory, redis.address, start=False)
+    h.conf += "IDSessionStoreReuse %d\n" % reuse
+    h.start()
+    tok = session(h)
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    try:
+        assert keepalive_get(conn, tok) == []
+        assert revoke(h, tok).status == 200
+        again = keepalive_get(conn, tok)
+    finally:
+        conn.close()
+    assert (again == []) == (reuse > 0)
+    assert refused(h, tok)              # a new connection asks the store
