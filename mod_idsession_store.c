@@ -43,6 +43,13 @@ typedef struct {
     volatile apr_uint64_t until;
 } ids_breaker;
 
+/* A connection and the socket timeouts it has: setting them costs two
+ * system calls, which a pooled connection skips while they fit. */
+typedef struct {
+    redisContext *c;
+    apr_interval_time_t timeout;
+} ids_redis_conn;
+
 typedef struct {
     const char *host;           /* as configured */
     const char *ip;             /* resolved at startup: connect never
@@ -50,7 +57,7 @@ typedef struct {
     apr_port_t port;
     ids_breaker brk;
     apr_thread_mutex_t *lock;   /* the idle connections; from child_init */
-    redisContext **idle;
+    ids_redis_conn *idle;
     int nidle;
     int cap;
 } ids_redis;
@@ -134,60 +141,85 @@ static int ids_time_left(apr_time_t deadline, struct timeval *tv)
 }
 
 /* An idle connection to rs (*pooled set), or a new one made before
- * deadline; NULL with *why when none could be made. */
-static redisContext *ids_redis_get(ids_redis *rs, apr_time_t deadline,
-                                   int *pooled, apr_pool_t *p,
-                                   const char **why)
+ * deadline; 0 with *why when none could be made. */
+static int ids_redis_get(ids_redis *rs, apr_time_t deadline,
+                         ids_redis_conn *conn, int *pooled, apr_pool_t *p,
+                         const char **why)
 {
-    redisContext *c = NULL;
     struct timeval tv;
+    int got = 0;
 
     if (*pooled && rs->lock && apr_thread_mutex_lock(rs->lock) == APR_SUCCESS) {
         if (rs->nidle > 0) {
-            c = rs->idle[--rs->nidle];
+            *conn = rs->idle[--rs->nidle];
+            got = 1;
         }
         apr_thread_mutex_unlock(rs->lock);
     }
-    *pooled = c != NULL;
-    if (c) {
-        return c;
+    *pooled = got;
+    if (got) {
+        return 1;
     }
     if (!ids_time_left(deadline, &tv)) {
         *why = "timed out";
-        return NULL;
+        return 0;
     }
-    c = redisConnectWithTimeout(rs->ip, rs->port, tv);
-    if (c == NULL || c->err) {
-        *why = c ? apr_psprintf(p, "connect: %s", c->errstr)
-                 : "connect: out of memory";
-        if (c) {
-            redisFree(c);
+    conn->timeout = 0;
+    conn->c = redisConnectWithTimeout(rs->ip, rs->port, tv);
+    if (conn->c == NULL || conn->c->err) {
+        *why = conn->c ? apr_psprintf(p, "connect: %s", conn->c->errstr)
+                       : "connect: out of memory";
+        if (conn->c) {
+            redisFree(conn->c);
         }
-        return NULL;
+        return 0;
     }
-    return c;
+    return 1;
 }
 
-/* Gives c back to rs's idle connections, or closes it. */
-static void ids_redis_put(ids_redis *rs, redisContext *c)
+/* Gives conn back to rs's idle connections, or closes it. */
+static void ids_redis_put(ids_redis *rs, ids_redis_conn *conn)
 {
-    if (c->err == 0 && rs->lock
+    if (conn->c->err == 0 && rs->lock
         && apr_thread_mutex_lock(rs->lock) == APR_SUCCESS) {
         if (rs->nidle < rs->cap) {
-            rs->idle[rs->nidle++] = c;
-            c = NULL;
+            rs->idle[rs->nidle++] = *conn;
+            conn->c = NULL;
         }
         apr_thread_mutex_unlock(rs->lock);
     }
-    if (c) {
-        redisFree(c);
+    if (conn->c) {
+        redisFree(conn->c);
     }
 }
 
+/* Bounds conn's send and read by the socket's own timeouts: what is left
+ * before deadline.  A pooled connection whose timeouts are within 1 ms of
+ * that (the usual case: each call has the same budget) keeps them. */
+static int ids_redis_bound(ids_redis_conn *conn, apr_time_t deadline)
+{
+    apr_interval_time_t left = deadline - apr_time_now();
+    struct timeval tv;
+
+    if (left <= 0) {
+        return 0;
+    }
+    if (conn->timeout > left - 1000 && conn->timeout <= left + 1000) {
+        return 1;
+    }
+    tv.tv_sec = (long)apr_time_sec(left);
+    tv.tv_usec = (long)apr_time_usec(left);
+    if (redisSetTimeout(conn->c, tv) != REDIS_OK) {
+        return 0;
+    }
+    conn->timeout = left;
+    return 1;
+}
+
 /* Runs one command of argc words on a connection to rs and reads its
- * reply, all before deadline.  A pooled connection that fails (the server
- * restarted since) is replaced once, in what is left of the time.  On
- * failure, *why says why. */
+ * reply, all before deadline.  A pooled
+ * connection that fails (the server restarted since) is replaced once, in
+ * what is left of the time.  On failure, *why says why. */
 static apr_status_t ids_redis_run(ids_redis *rs, int argc, const char **argv,
                                   redisReply **reply, apr_time_t deadline,
                                   apr_pool_t *p, const char **why)
@@ -195,33 +227,30 @@ static apr_status_t ids_redis_run(ids_redis *rs, int argc, const char **argv,
     int pooled = 1, tries;
 
     for (tries = 0; tries < 2; tries++) {
-        redisContext *c = ids_redis_get(rs, deadline, &pooled, p, why);
-        struct timeval tv;
+        ids_redis_conn conn;
 
-        if (c == NULL) {
+        if (!ids_redis_get(rs, deadline, &conn, &pooled, p, why)) {
             return APR_EGENERAL;
         }
-        /* The socket's own timeouts bound the send and the read. */
-        if (!ids_time_left(deadline, &tv)
-            || redisSetTimeout(c, tv) != REDIS_OK) {
+        if (!ids_redis_bound(&conn, deadline)) {
             *why = "timed out";
-            redisFree(c);
+            redisFree(conn.c);
             return APR_TIMEUP;
         }
-        *reply = redisCommandArgv(c, argc, argv, NULL);
+        *reply = redisCommandArgv(conn.c, argc, argv, NULL);
         if (*reply && (*reply)->type != REDIS_REPLY_ERROR) {
-            ids_redis_put(rs, c);
+            ids_redis_put(rs, &conn);
             return APR_SUCCESS;
         }
         if (*reply) {
             *why = apr_pstrdup(p, (*reply)->str);
             freeReplyObject(*reply);
             *reply = NULL;
-            redisFree(c);
+            redisFree(conn.c);
             return APR_EGENERAL;
         }
-        *why = apr_pstrdup(p, c->errstr);
-        redisFree(c);
+        *why = apr_pstrdup(p, conn.c->errstr);
+        redisFree(conn.c);
         if (!pooled) {
             break;
         }
@@ -562,7 +591,8 @@ static void ids_redis_start(ids_redis *rs, server_rec *s, apr_pool_t *pconf,
 int ids_store_post_config(ids_store *st, server_rec *s, apr_pool_t *pconf,
                           apr_interval_time_t timeout)
 {
-    struct ap_socache_hints hints = { IDS_ID_LEN, 12, 30 };
+    /* dbm sweeps its expired entries at most this often. */
+    struct ap_socache_hints hints = { IDS_ID_LEN, 12, apr_time_from_sec(30) };
     apr_status_t rv;
     int i;
 
@@ -603,7 +633,7 @@ static apr_status_t ids_redis_close_idle(void *data)
     ids_redis *rs = data;
 
     while (rs->nidle > 0) {
-        redisFree(rs->idle[--rs->nidle]);
+        redisFree(rs->idle[--rs->nidle].c);
     }
     return APR_SUCCESS;
 }
