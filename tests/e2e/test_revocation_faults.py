@@ -116,6 +116,14 @@ def test_store_directives_not_in_location(configtest):
     assert rc != 0 and "not allowed" in out
 
 
+def test_mutex_directive_knows_idsession_store(configtest, tmp_path):
+    rc, out = configtest("LoadModule socache_dbm_module %s\n"
+                         "IDSessionStore dbm:%s/revoked\n"
+                         "Mutex file:%s idsession-store\n"
+                         % (idshttpd.MODDIR / "mod_socache_dbm.so", tmp_path, tmp_path))
+    assert rc == 0 and "Syntax OK" in out, out
+
+
 def test_conf_example_passes_configtest(configtest, tmp_path):
     secret = tmp_path / "idsession.secret"
     secret.write_text("s" * 48 + "\n")
