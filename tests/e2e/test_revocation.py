@@ -311,3 +311,35 @@ def test_revoked_timed_session(httpd_factory):
     reset(h, old)
     r, env = env_with(h, old)
     assert env["SESSION_EXPIRED"] == "revoked" and env["SESSION_TOKEN_NEW"] == "1"
+
+
+def test_virtual_host_without_store_uses_the_main_servers(httpd_factory):
+    vhost = """
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName 127.0.0.1
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName vh.example
+    DocumentRoot "@DOCROOT@"
+    <Location /s>
+        IDSession On
+    </Location>
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName own.example
+    DocumentRoot "@DOCROOT@"
+    IDSessionStore "shmcb:@ROOT@/run/own(100000)"
+    <Location /s>
+        IDSession On
+    </Location>
+</VirtualHost>
+"""
+    h = make_server(httpd_factory, "shmcb", 0, "vhost", conf=CONF + vhost)
+    tok = new_session(h)
+    assert admin(h, "log_id=" + log_id(tok)).status == 200
+    env = {}
+    for host in ("vh.example", "own.example"):
+        r = h.curl("/s/env.cgi", cookie_header="_session=" + tok, headers=["Host: " + host])
+        assert r.status == 200
+        env[host] = r.env()["SESSION_EXPIRED"]
+    assert env == {"vh.example": "revoked", "own.example": "<unset>"}
