@@ -127,6 +127,15 @@ static void ids_breaker_record(const ids_store *st, ids_breaker *b, int ok)
 
 /* ---- Redis -------------------------------------------------------------- */
 
+static struct timeval ids_timeval(apr_interval_time_t t)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (long)apr_time_sec(t);
+    tv.tv_usec = (long)apr_time_usec(t);
+    return tv;
+}
+
 /* The time left before deadline as a timeval; 0 when none is left. */
 static int ids_time_left(apr_time_t deadline, struct timeval *tv)
 {
@@ -135,8 +144,7 @@ static int ids_time_left(apr_time_t deadline, struct timeval *tv)
     if (left <= 0) {
         return 0;
     }
-    tv->tv_sec = (long)apr_time_sec(left);
-    tv->tv_usec = (long)apr_time_usec(left);
+    *tv = ids_timeval(left);
     return 1;
 }
 
@@ -199,7 +207,6 @@ static void ids_redis_put(ids_redis *rs, ids_redis_conn *conn)
 static int ids_redis_bound(ids_redis_conn *conn, apr_time_t deadline)
 {
     apr_interval_time_t left = deadline - apr_time_now();
-    struct timeval tv;
 
     if (left <= 0) {
         return 0;
@@ -207,9 +214,7 @@ static int ids_redis_bound(ids_redis_conn *conn, apr_time_t deadline)
     if (conn->timeout > left - 1000 && conn->timeout <= left + 1000) {
         return 1;
     }
-    tv.tv_sec = (long)apr_time_sec(left);
-    tv.tv_usec = (long)apr_time_usec(left);
-    if (redisSetTimeout(conn->c, tv) != REDIS_OK) {
+    if (redisSetTimeout(conn->c, ids_timeval(left)) != REDIS_OK) {
         return 0;
     }
     conn->timeout = left;
@@ -562,8 +567,7 @@ static void ids_redis_start(ids_redis *rs, server_rec *s, apr_pool_t *pconf,
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "IDSessionStore: "
                      "cannot resolve %s; connecting by name", rs->host);
     }
-    tv.tv_sec = (long)apr_time_sec(timeout);
-    tv.tv_usec = (long)apr_time_usec(timeout);
+    tv = ids_timeval(timeout);
     c = redisConnectWithTimeout(rs->ip, rs->port, tv);
     if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK) {
         reply = redisCommand(c, "PING");
