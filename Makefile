@@ -18,8 +18,10 @@ PYTEST_ARGS  ?=
 FUZZ_SECONDS ?= 60
 DEPS         := scripts/deps.sh
 
-SRC          := mod_idsession.c mod_idsession_status.c idsession_core.c
-HDR          := mod_idsession.h mod_idsession_status.h idsession_core.h
+SRC          := mod_idsession.c mod_idsession_status.c mod_idsession_store.c \
+                idsession_core.c
+HDR          := mod_idsession.h mod_idsession_status.h mod_idsession_store.h \
+                idsession_core.h
 MODULE       := .libs/mod_idsession.so
 TESTMOD      := tests/mod/.libs/mod_idsession_test.so
 
@@ -35,7 +37,7 @@ deps-build:
 	@$(DEPS) build
 
 $(MODULE): $(SRC) $(HDR) | deps-build
-	$(APXS) -c -Wc,"$(CFLAGS_WARN)" -Wc,-Werror -o mod_idsession.la $(SRC) -lcrypto
+	$(APXS) -c -Wc,"$(CFLAGS_WARN)" -Wc,-Werror -o mod_idsession.la $(SRC) -lcrypto -lhiredis
 
 $(TESTMOD): tests/mod/mod_idsession_test.c mod_idsession.h | deps-build
 	cd tests/mod && $(APXS) -c -I../.. -Wc,"$(CFLAGS_WARN)" -Wc,-Werror mod_idsession_test.c

@@ -697,6 +697,25 @@ static int ids_hexval(unsigned char c)
     return -1;
 }
 
+int ids_log_id_parse(const char *v, apr_size_t len, char *out)
+{
+    apr_size_t i;
+
+    if (len != IDS_LOG_ID_CHARS) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        int d = ids_hexval((unsigned char)v[i]);
+
+        if (d < 0) {
+            return 0;
+        }
+        out[i] = "0123456789abcdef"[d];
+    }
+    out[len] = '\0';
+    return 1;
+}
+
 /* One round of percent-decoding into pool p; NULL when a '%' is not
  * followed by two hex digits or the result would hold a NUL. */
 static char *ids_pct_decode(apr_pool_t *p, const char *s, apr_size_t len)

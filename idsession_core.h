@@ -97,6 +97,10 @@ apr_status_t ids_token_mint(char *out, apr_size_t nbytes,
  * digest may key anything that grants access. */
 void ids_store_key(const char *token, apr_size_t len, char *out);
 
+/* 1 if v[0..len) is a log id, IDS_LOG_ID_CHARS hex digits in any case;
+ * then writes it in lowercase, as SESSION_LOG_ID, and a NUL to out. */
+int ids_log_id_parse(const char *v, apr_size_t len, char *out);
+
 /* ---- stamps ------------------------------------------------------------ */
 
 /* A stamp says when a session was created and last renewed, signed with

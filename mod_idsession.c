@@ -24,10 +24,12 @@
 #include "apr_lib.h"
 #include "apr_atomic.h"
 #include "apr_uri.h"
+#include "util_script.h"
 
 #include "mod_idsession.h"
 #include "mod_idsession_status.h"
 #include "idsession_core.h"
+#include "mod_idsession_store.h"
 
 #include <openssl/crypto.h>
 
@@ -43,6 +45,9 @@ APLOG_USE_MODULE(idsession);
 #define IDS_FILTER           "IDSESSION"
 #define IDS_FILTER_LATE      "IDSESSION_LATE"
 #define IDS_APP_HEADER       "IDSession-Reset"
+#define IDS_REVOKE_HEADER    "IDSession-Revoke"
+#define IDS_REVOKE_HANDLER   "idsession-revoke"
+#define IDS_REVOKE_BODY_MAX  65536
 #define IDS_MAX_AGE_MAX      APR_INT64_C(2147483647)
 #define IDS_SECRET_FILE_MAX  65536
 
@@ -61,6 +66,11 @@ APLOG_USE_MODULE(idsession);
  * and be told SESSION_EXPIRED, short enough not to carry it for ever. */
 #define IDS_EXPIRED_GRACE    300
 #define IDS_WARN_INTERVAL    60     /* seconds between repeated warnings */
+#define IDS_STORE_TIMEOUT    250    /* ms, IDSessionStoreTimeout */
+#define IDS_REVOKE_GRACE     10     /* s, IDSessionRevokeGrace */
+#define IDS_REVOKE_KEEP      2592000 /* s (30 days), IDSessionRevokeKeep */
+#define IDS_BREAKER_FAILURES 3      /* IDSessionStoreBreaker */
+#define IDS_BREAKER_RETRY    5
 
 typedef enum {
     IDS_SECURE_OFF = 0,
@@ -121,7 +131,21 @@ typedef struct {
     apr_int64_t renew_interval; /* seconds; IDS_UNSET: from idle_timeout */
     apr_int64_t adopt_until;    /* Unix seconds; IDS_UNSET (inherit) and
                                  * IDS_ADOPT_NONE: no adoption */
+    int app_revoke;             /* IDSessionAppRevoke */
+    int store_closed;           /* IDSessionStoreFailure closed */
 } ids_dir_conf;
+
+/* Per-server configuration: the revocation store.  Unset fields inherit
+ * from the main server; post_config gives the rest their defaults. */
+typedef struct {
+    ids_store *store;           /* NULL: no revocation */
+    apr_int64_t timeout;        /* ms */
+    apr_int64_t grace;          /* seconds */
+    apr_int64_t keep;           /* seconds */
+    apr_int64_t breaker_failures;
+    apr_int64_t breaker_retry;  /* seconds */
+    apr_int64_t reuse;          /* seconds, IDSessionStoreReuse */
+} ids_srv_conf;
 
 /* The session of one request chain (main request, its subrequests and
  * internal redirects), kept in the chain's first request. */
@@ -151,7 +175,13 @@ typedef struct {
     apr_int64_t expires;        /* SESSION_EXPIRES */
     const char *created_s;      /* SESSION_CREATED and SESSION_EXPIRES */
     const char *expires_s;
-    const char *expired;        /* SESSION_EXPIRED: "idle" or "lifetime" */
+    const char *expired;        /* SESSION_EXPIRED: "idle", "lifetime" or
+                                 * "revoked" */
+    /* With IDSessionStore: */
+    int unavailable;            /* IDSessionStoreFailure closed refused it */
+    int revoked_now;            /* the application revoked the token */
+    int app_revoke;             /* IDSessionAppRevoke On in the chain */
+    apr_int64_t revoke_lifetime; /* ... and IDSessionMaxLifetime there */
     int key;                    /* SESSION_KEY_INDEX; -1: unsigned */
 } ids_state;
 
@@ -171,6 +201,8 @@ typedef struct {
     char store_key[IDS_STORE_KEY_CHARS + 1];
     apr_int64_t created;        /* the stamp's verified times, when timed */
     apr_int64_t renewed;
+    apr_int64_t clear_until;    /* IDSessionStoreReuse: the store said "not
+                                 * revoked" for it, good until then */
 } ids_conn_memo;
 
 /* One memo per client connection (the master connection of HTTP/2's
@@ -206,6 +238,11 @@ static ap_filter_rec_t *ids_late_handle;
 /* Whether mod_cache is loaded; set in post_config, read-only afterwards. */
 static int ids_have_cache;
 
+/* Whether the configuration has an IDSessionStore or IDSessionAppRevoke
+ * On anywhere: without, requests skip every revocation step.  Reset in
+ * pre_config, set while the configuration is read. */
+static int ids_revocation;
+
 /* When each rate-limited message was last logged (apr_time_sec), per
  * process, one word per message so that neither hides the other; written
  * only on the message's own rare path. */
@@ -213,6 +250,7 @@ static volatile apr_uint32_t ids_unoffered_at;
 static volatile apr_uint32_t ids_untimed_at;
 static volatile apr_uint32_t ids_malformed_at;
 static volatile apr_uint32_t ids_forged_at;
+static volatile apr_uint32_t ids_store_failed_at;
 
 /* Warnings found while reading the configuration, logged once the error
  * log is open (post_config) and by apache2 -t (test_config).  Reset in
@@ -242,6 +280,8 @@ static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_lifetime = IDS_UNSET;
     c->renew_interval = IDS_UNSET;
     c->adopt_until = IDS_UNSET;
+    c->app_revoke = IDS_UNSET;
+    c->store_closed = IDS_UNSET;
     return c;
 }
 
@@ -272,6 +312,36 @@ static void *ids_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     IDS_MERGE_INT(max_lifetime);
     IDS_MERGE_INT(renew_interval);
     IDS_MERGE_INT(adopt_until);
+    IDS_MERGE_INT(app_revoke);
+    IDS_MERGE_INT(store_closed);
+    return c;
+}
+
+static void *ids_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    ids_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->timeout = IDS_UNSET;
+    c->grace = IDS_UNSET;
+    c->keep = IDS_UNSET;
+    c->breaker_failures = IDS_UNSET;
+    c->breaker_retry = IDS_UNSET;
+    c->reuse = IDS_UNSET;
+    return c;
+}
+
+static void *ids_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const ids_srv_conf *base = basev, *add = addv;
+    ids_srv_conf *c = apr_palloc(p, sizeof(*c));
+
+    IDS_MERGE_PTR(store);
+    IDS_MERGE_INT(timeout);
+    IDS_MERGE_INT(grace);
+    IDS_MERGE_INT(keep);
+    IDS_MERGE_INT(breaker_failures);
+    IDS_MERGE_INT(breaker_retry);
+    IDS_MERGE_INT(reuse);
     return c;
 }
 
@@ -407,6 +477,11 @@ static int ids_path_covers(const char *path, const char *url)
 static ids_dir_conf *ids_conf(request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &idsession_module);
+}
+
+static ids_srv_conf *ids_srv_conf_of(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &idsession_module);
 }
 
 /* A copy of c in pool p, for a chain that outlives the subrequest whose
@@ -771,6 +846,7 @@ static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
     memcpy(m->token, s->v, s->vlen);
     m->token[s->vlen] = '\0';
     memcpy(m->store_key, store_key, IDS_STORE_KEY_CHARS + 1);
+    m->clear_until = 0;
     if (s->timed) {
         m->created = (apr_int64_t)s->created;
         m->renewed = (apr_int64_t)s->renewed;
@@ -970,13 +1046,14 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
             if (st->withheld) {
                 apr_table_addn(t, IDS_ENV_WITHHELD, "1");
             }
+            /* An ended session (idle, lifetime, revoked) gets a new token. */
+            if (st->expired) {
+                apr_table_addn(t, IDS_ENV_EXPIRED, st->expired);
+            }
         }
         if (st->timed) {
             apr_table_addn(t, IDS_ENV_CREATED, st->created_s);
             apr_table_addn(t, IDS_ENV_EXPIRES, st->expires_s);
-            if (st->expired) {
-                apr_table_addn(t, IDS_ENV_EXPIRED, st->expired);
-            }
         }
         return;
     }
@@ -1261,7 +1338,8 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
 
     if (expired) {
         ids_count(expired[0] == 'i' ? IDS_C_EXPIRED_IDLE
-                                    : IDS_C_EXPIRED_LIFETIME);
+                  : expired[0] == 'r' ? IDS_C_REVOKED_REFUSED
+                                      : IDS_C_EXPIRED_LIFETIME);
     }
     else if (s->bad) {
         ids_refused_cookie(r, s);
@@ -1330,7 +1408,9 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
 
 /* Applies c's timeouts to the session st that the cookie carried: NULL,
  * with *expired saying why, when it has ended; else st, renewed (with a
- * Set-Cookie) when its stamp is IDSessionRenewInterval old. */
+ * Set-Cookie) when its stamp is IDSessionRenewInterval old.  Where
+ * revocation is configured, ids_revocation_check sends the Set-Cookie:
+ * a token in its grace window is not renewed. */
 static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
                                                  const ids_dir_conf *c,
                                                  ids_state *st,
@@ -1378,10 +1458,176 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
         st->renewed_now = 1;
     }
     ids_set_times(ids_chain_root(r)->pool, st, c);
-    if (renew) {
+    if (renew && !ids_revocation) {
         ids_send_cookie(r, st, c);
     }
     return st;
+}
+
+static int ids_warn_due(request_rec *r, volatile apr_uint32_t *at);
+
+/* Logs why the store did not answer, at most once a minute. */
+static void ids_store_warn(request_rec *r, const ids_srv_conf *sc,
+                           const char *what, const char *why, int closed)
+{
+    if (ids_warn_due(r, &ids_store_failed_at)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IDS_LOGNO(00016)
+                      "IDSessionStore %s: cannot %s: %s; %s (logged at most "
+                      "once a minute)", ids_store_name(sc->store), what, why,
+                      closed ? "IDSessionStoreFailure closed: answering 503 "
+                               "to requests with a session"
+                             : "sessions are taken as not revoked");
+    }
+}
+
+/* The store's word on the session st that the cookie carried: NULL, with
+ * *expired = "revoked", when it is revoked; st when it is not (*clear
+ * set), or still in its grace window (then not renewed: a renewal would
+ * put the old token back over the new one); st marked unavailable when
+ * the store did not answer and IDSessionStoreFailure closed applies. */
+static ids_state *ids_store_verdict(request_rec *r, const ids_dir_conf *c,
+                                    const ids_srv_conf *sc, ids_state *st,
+                                    const ids_scan *s, const char **expired,
+                                    int *clear)
+{
+    apr_int64_t from = 0, now = apr_time_sec(r->request_time);
+    const char *why = "unknown error";
+    apr_status_t rv = ids_store_check(sc->store, r, st->log_id,
+                                      sc->timeout * 1000, &from, &why);
+
+    if (rv == APR_NOTFOUND) {
+        *clear = 1;
+        return st;
+    }
+    if (rv != APR_SUCCESS) {
+        ids_store_warn(r, sc, "check a session", why, c->store_closed == 1);
+        if (c->store_closed == 1) {
+            st->failed = 1;
+            st->unavailable = 1;
+        }
+        return st;
+    }
+    if (now >= from) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session (log id %s) "
+                      "is revoked; minting a new token", st->log_id);
+        *expired = "revoked";
+        return NULL;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "session (log id %s) is "
+                  "replaced; kept for %" APR_INT64_T_FMT " more seconds",
+                  st->log_id, from - now);
+    if (st->renewed_now) {
+        st->renewed_now = 0;
+        if (s->stamped) {
+            st->renewed = (apr_int64_t)s->renewed;
+            ids_set_times(ids_chain_root(r)->pool, st, c);
+        }
+    }
+    return st;
+}
+
+/* IDSessionStoreReuse: 1 if the connection's memo holds the cookie value
+ * that s found, with a "not revoked" answer still good at now; with until
+ * above 0, records such an answer instead.  The memo is taken and given
+ * back as in ids_session; when another stream holds it, nothing is
+ * reused. */
+static int ids_memo_clear(conn_rec *conn, const ids_scan *s, apr_int64_t now,
+                          apr_int64_t until)
+{
+    ids_memo_slot *slot = ids_memo_slot_of(conn);
+    ids_conn_memo *m = slot ? ids_xchgptr(&slot->rec, NULL) : NULL;
+    int good = 0;
+
+    if (m == NULL) {
+        return 0;
+    }
+    if (m->ring == s->ring && m->nbytes == s->nbytes && m->timed == s->timed
+        && m->len == s->vlen && CRYPTO_memcmp(m->token, s->v, s->vlen) == 0) {
+        if (until > 0) {
+            m->clear_until = until;
+        }
+        good = now < m->clear_until;
+    }
+    (void)ids_xchgptr(&slot->rec, m);
+    return good;
+}
+
+/* The store's word on the session st that the cookie carried, where
+ * revocation is configured (ids_store_verdict), and its renewal's
+ * Set-Cookie.  With IDSessionStoreReuse, a "not revoked" answer is reused
+ * on the same connection for that many seconds. */
+static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
+                                                    const ids_dir_conf *c,
+                                                    ids_state *st,
+                                                    const ids_scan *s,
+                                                    const char **expired)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    apr_int64_t now = apr_time_sec(r->request_time);
+
+    if (sc->store && !(sc->reuse > 0 && ids_memo_clear(r->connection, s, now,
+                                                       0))) {
+        int clear = 0;
+
+        st = ids_store_verdict(r, c, sc, st, s, expired, &clear);
+        /* Only a plain "not on the list" is reused: not a grace window,
+         * not a failure. */
+        if (clear && sc->reuse > 0) {
+            (void)ids_memo_clear(r->connection, s, now, now + sc->reuse);
+        }
+    }
+    if (st && st->renewed_now && !st->unavailable) {
+        ids_send_cookie(r, st, c);
+    }
+    return st;
+}
+
+/* When a denylist entry for a session under c may go: its absolute end
+ * (created, or now when unknown, plus IDSessionMaxLifetime), else
+ * IDSessionRevokeKeep from now; never before from. */
+static apr_int64_t ids_revoke_until(const ids_srv_conf *sc,
+                                    apr_int64_t lifetime, apr_int64_t created,
+                                    apr_int64_t now, apr_int64_t from)
+{
+    apr_int64_t until = lifetime > 0 ? created + lifetime : now + sc->keep;
+
+    return until > from ? until : from + 1;
+}
+
+/* Puts the n log ids on the server's denylist from the Unix second from;
+ * APR_SUCCESS, or the store's failure (logged). */
+static apr_status_t ids_revoke_ids(request_rec *r, const char *const *ids,
+                                   int n, apr_int64_t from, apr_int64_t until)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    const char *why = "unknown error";
+    apr_status_t rv = ids_store_revoke(sc->store, r, ids, n, from, until,
+                                       sc->timeout * 1000, &why);
+
+    if (rv != APR_SUCCESS) {
+        ids_store_warn(r, sc, "revoke", why, 0);
+    }
+    return rv;
+}
+
+/* The token st is being replaced: refuse it everywhere once the grace
+ * window has passed.  A token new in this chain was never sent. */
+static void ids_revoke_replaced(request_rec *r, const ids_state *st,
+                                const ids_dir_conf *c)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    apr_int64_t now = apr_time_sec(r->request_time), from;
+
+    if (sc->store == NULL || st->token == NULL || st->minted
+        || st->revoked_now || st->failed) {
+        return;
+    }
+    from = now + sc->grace;
+    (void)ids_revoke_ids(r, &st->log_id, 1, from,
+                         ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
+                                                           : 0,
+                                          st->timed ? st->created : now, now,
+                                          from));
 }
 
 /* The chain's session: the client's well-formed token, or a new one with
@@ -1453,6 +1699,13 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         if (st && s.timed) {
             st = ids_session_times(r, c, st, &s, &expired);
         }
+        /* Only an otherwise valid token asks the store, once a chain. */
+        if (st && ids_revocation) {
+            st = ids_revocation_check(r, c, st, &s, &expired);
+            if (st && st->unavailable) {
+                return NULL;
+            }
+        }
         if (st) {
             ids_count(IDS_C_KEPT);
             if (st->key >= 0) {
@@ -1472,6 +1725,10 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     else if (!ids_rules_accept(r, st, c)) {
         return &ids_refused;
     }
+    if (c->app_revoke == 1 && !st->app_revoke) {
+        st->app_revoke = 1;
+        st->revoke_lifetime = ids_timed(c) ? c->max_lifetime : 0;
+    }
     if (c->app_reset == 1 && st->next == NULL) {
         st->next = ids_new_token(r, root->pool, c, "next session token");
         if (st->next == NULL) {
@@ -1488,6 +1745,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
 {
     request_rec *root = ids_chain_root(r);
 
+    ids_revoke_replaced(r, st, c);
     st->token = token;
     ids_set_keys(root->pool, st);
     ids_set_rules(st, c);
@@ -1707,7 +1965,12 @@ static int ids_fixups(request_rec *r)
     st = ids_session(r, c);
     if (st == NULL) {
         /* The ErrorDocument of our own 500 must not fail again. */
-        return r->prev ? DECLINED : HTTP_INTERNAL_SERVER_ERROR;
+        if (r->prev) {
+            return DECLINED;
+        }
+        st = ids_state_get(r);
+        return st && st->unavailable ? HTTP_SERVICE_UNAVAILABLE
+                                     : HTTP_INTERNAL_SERVER_ERROR;
     }
     if (st == &ids_refused) {
         st = ids_state_get(r);
@@ -1826,11 +2089,96 @@ static IDS_NOINLINE void ids_app_rotate(request_rec *r, ids_state *st)
                   "replaces %s", st->log_id, old);
 }
 
-/* Takes the application's IDSession-Reset off the response and rotates
- * when it says 1. */
+/* The log ids an IDSession-Revoke value v names, "current" being the
+ * chain's session; NULL when an item is neither. */
+static apr_array_header_t *ids_revoke_list(request_rec *r, const ids_state *st,
+                                           const char *v)
+{
+    apr_array_header_t *ids = apr_array_make(r->pool, 2, sizeof(char *));
+    char *last, *item = apr_strtok(apr_pstrdup(r->pool, v), ", \t", &last);
+
+    for (; item; item = apr_strtok(NULL, ", \t", &last)) {
+        char *id = apr_palloc(r->pool, IDS_LOG_ID_CHARS + 1);
+
+        if (!strcasecmp(item, "current") && st->token && !st->failed) {
+            id = (char *)st->log_id;
+        }
+        else if (!ids_log_id_parse(item, strlen(item), id)) {
+            return NULL;
+        }
+        APR_ARRAY_PUSH(ids, char *) = id;
+    }
+    return ids;
+}
+
+/* The application's IDSession-Revoke, taken off the response: the sessions
+ * it names are refused from now on, where IDSessionAppRevoke On applies. */
+static IDS_NOINLINE void ids_app_revoke(request_rec *r, ids_state *st,
+                                        const char *v)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    apr_array_header_t *ids = ids_revoke_list(r, st, v);
+    apr_int64_t now = apr_time_sec(r->request_time);
+    int i;
+
+    if (ids == NULL || !st->app_revoke || sc->store == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IDS_LOGNO(00017)
+                      IDS_REVOKE_HEADER " in the response to %s was dropped and nothing was "
+                      "revoked: %s", ap_escape_logitem(r->pool, r->uri),
+                      ids == NULL ? "an item is neither a log id (16 hex "
+                                    "digits) nor current"
+                      : !st->app_revoke ? "IDSessionAppRevoke is not On there"
+                                        : "no IDSessionStore applies");
+        return;
+    }
+    if (ids->nelts == 0 || ids_revoke_ids(r, (const char *const *)ids->elts,
+                                          ids->nelts, now,
+                                          ids_revoke_until(sc,
+                                              st->revoke_lifetime, now, now,
+                                              now)) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < ids->nelts; i++) {
+        if (APR_ARRAY_IDX(ids, i, const char *) == st->log_id) {
+            st->revoked_now = 1;
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "the application revoked "
+                  "%d session(s): %s", ids->nelts,
+                  ap_escape_logitem(r->pool, v));
+}
+
+/* IDSession-Revoke never reaches the client; it is looked for where a
+ * store or IDSessionAppRevoke applies, so that others pay nothing. */
+static APR_INLINE void ids_take_revoke_header(request_rec *r, ids_state *st)
+{
+    const char *v, *ev;
+
+    if (!ids_revocation
+        || (!st->app_revoke && ids_srv_conf_of(r->server)->store == NULL)) {
+        return;
+    }
+    v = apr_table_get(r->headers_out, IDS_REVOKE_HEADER);
+    ev = apr_is_empty_table(r->err_headers_out) ? NULL
+         : apr_table_get(r->err_headers_out, IDS_REVOKE_HEADER);
+    if (v == NULL && ev == NULL) {
+        return;
+    }
+    apr_table_unset(r->headers_out, IDS_REVOKE_HEADER);
+    apr_table_unset(r->err_headers_out, IDS_REVOKE_HEADER);
+    ids_app_revoke(r, st, v && ev ? apr_pstrcat(r->pool, v, ",", ev, NULL)
+                                  : v ? v : ev);
+}
+
+/* Takes the application's IDSession-Revoke and IDSession-Reset off the
+ * response; revokes what the first names (before a rotation replaces the
+ * current session) and rotates when the second says 1. */
 static APR_INLINE void ids_take_app_header(request_rec *r, ids_state *st)
 {
-    int ask = ids_app_header_value(r);
+    int ask;
+
+    ids_take_revoke_header(r, st);
+    ask = ids_app_header_value(r);
 
     if (ask == 1) {
         ids_app_rotate(r, st);
@@ -2004,19 +2352,101 @@ static IDS_NOINLINE int ids_reset(request_rec *r)
                                       : HTTP_MOVED_TEMPORARILY;
 }
 
-/* Both handlers in one hook: most requests leave at the first byte. */
-static int ids_handler(request_rec *r)
+/* The log ids of a POST body's log_id fields; NULL when a field is
+ * anything else or malformed. */
+static apr_array_header_t *ids_form_log_ids(request_rec *r,
+                                            apr_array_header_t *pairs)
 {
-    const char *h = r->handler;
+    apr_array_header_t *ids = apr_array_make(r->pool, 4, sizeof(char *));
 
-    if (h == NULL || h[0] != IDS_HANDLER[0]) {
-        return DECLINED;
+    while (pairs && !apr_is_empty_array(pairs)) {
+        ap_form_pair_t *pair = apr_array_pop(pairs);
+        char *v, *id = apr_palloc(r->pool, IDS_LOG_ID_CHARS + 1);
+        apr_off_t len;
+        apr_size_t size;
+
+        if (strcmp(pair->name, "log_id") != 0
+            || apr_brigade_length(pair->value, 1, &len) != APR_SUCCESS
+            || len > IDS_LOG_ID_CHARS) {
+            return NULL;
+        }
+        size = (apr_size_t)len;
+        v = apr_palloc(r->pool, size + 1);
+        if (apr_brigade_flatten(pair->value, v, &size) != APR_SUCCESS
+            || !ids_log_id_parse(v, size, id)) {
+            return NULL;
+        }
+        APR_ARRAY_PUSH(ids, char *) = id;
     }
-    if (strcmp(h, IDS_HANDLER) == 0) {
+    return ids;
+}
+
+/* SetHandler idsession-revoke: a POST of log_id=<16 hex digits>, repeatable,
+ * revokes those sessions at once and answers {"revoked": N}.  Who may use
+ * it is for Require to say. */
+static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
+{
+    const ids_srv_conf *sc = ids_srv_conf_of(r->server);
+    const ids_dir_conf *c = ids_conf(r);
+    apr_array_header_t *pairs = NULL, *ids;
+    apr_int64_t now = apr_time_sec(r->request_time);
+    int rv;
+
+    ap_allow_methods(r, REPLACE_ALLOW, "POST", NULL);
+    if (r->method_number != M_POST) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (sc->store == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, IDS_LOGNO(00018) "SetHandler "
+                      IDS_REVOKE_HANDLER " needs an IDSessionStore");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((rv = ap_parse_form_data(r, NULL, &pairs, -1, IDS_REVOKE_BODY_MAX))
+        != OK) {
+        return rv;
+    }
+    ids = ids_form_log_ids(r, pairs);
+    if (ids == NULL || ids->nelts == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "revocation refused: "
+                      "the body must be log_id=<16 hex digits> fields "
+                      "(application/x-www-form-urlencoded)");
+        return HTTP_BAD_REQUEST;
+    }
+    if (ids_revoke_ids(r, (const char *const *)ids->elts, ids->nelts, now,
+                       ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
+                                                         : 0,
+                                        now, now, now)) != APR_SUCCESS) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%d session(s) revoked",
+                  ids->nelts);
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_rprintf(r, "{\"revoked\": %d}\n", ids->nelts);
+    return OK;
+}
+
+/* The handler named like ours (first byte checked): which of the three. */
+static IDS_NOINLINE int ids_handler_named(request_rec *r)
+{
+    if (strcmp(r->handler, IDS_HANDLER) == 0) {
         return ids_reset(r);
     }
-    return strcmp(h, IDS_METRICS_HANDLER) == 0 ? ids_metrics_handler(r)
-                                                : DECLINED;
+    if (strcmp(r->handler, IDS_REVOKE_HANDLER) == 0) {
+        return ids_revoke_admin(r);
+    }
+    return strcmp(r->handler, IDS_METRICS_HANDLER) == 0 ? ids_metrics_handler(r)
+                                                         : DECLINED;
+}
+
+/* idsession-reset, idsession-revoke and idsession-metrics: one hook, a
+ * byte for the rest. */
+static int ids_handler(request_rec *r)
+{
+    if (r->handler == NULL || r->handler[0] != IDS_HANDLER[0]) {
+        return DECLINED;
+    }
+    return ids_handler_named(r);
 }
 
 /* ---- optional functions ------------------------------------------------ */
@@ -2535,6 +2965,63 @@ static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+static const char *set_store(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
+
+    ids_revocation = 1;
+    return ids_store_create(cmd, arg, &sc->store);
+}
+
+static const char *set_app_revoke(cmd_parms *cmd, void *dv, int on)
+{
+    ids_dir_conf *c = dv;
+
+    c->app_revoke = on;
+    ids_revocation |= on;
+    return NULL;
+}
+
+/* A server-wide number in [0, IDS_MAX_AGE_MAX] (cmd->info: its offset);
+ * IDSessionStoreTimeout is at least 1 ms. */
+static const char *set_srv_int(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
+    apr_size_t off = (apr_size_t)cmd->info;
+
+    return ids_parse_int(cmd, arg,
+                         off == APR_OFFSETOF(ids_srv_conf, timeout) ? 1 : 0,
+                         IDS_MAX_AGE_MAX, (apr_int64_t *)((char *)sc + off));
+}
+
+static const char *set_reuse(cmd_parms *cmd, void *dv, const char *arg)
+{
+    ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
+
+    return ids_parse_int(cmd, arg, 0, 300, &sc->reuse);
+}
+
+static const char *set_breaker(cmd_parms *cmd, void *dv, const char *fails,
+                               const char *secs)
+{
+    ids_srv_conf *sc = ids_srv_conf_of(cmd->server);
+    const char *err = ids_parse_int(cmd, fails, 1, 1000,
+                                    &sc->breaker_failures);
+
+    return err ? err : ids_parse_int(cmd, secs, 1, 3600, &sc->breaker_retry);
+}
+
+static const char *set_store_failure(cmd_parms *cmd, void *dv,
+                                     const char *arg)
+{
+    static const ids_keyword words[] = {
+        { "open", 0 }, { "closed", 1 }, { NULL, 0 }
+    };
+    ids_dir_conf *c = dv;
+
+    return ids_parse_keyword(cmd, arg, words, &c->store_closed);
+}
+
 static const command_rec ids_cmds[] = {
     AP_INIT_FLAG("IDSession", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ids_dir_conf, enabled), OR_FILEINFO,
@@ -2597,6 +3084,35 @@ static const command_rec ids_cmds[] = {
                  (void *)APR_OFFSETOF(ids_dir_conf, app_reset), OR_FILEINFO,
                  "On to offer SESSION_TOKEN_NEXT and honour the "
                  "application's IDSession-Reset response header"),
+    AP_INIT_TAKE1("IDSessionStore", set_store, NULL, RSRC_CONF,
+                  "Where revoked sessions are listed: shmcb:/path(bytes), "
+                  "dbm:/path or redis:host:port[,host:port...]"),
+    AP_INIT_TAKE1("IDSessionStoreTimeout", set_srv_int,
+                  (void *)APR_OFFSETOF(ids_srv_conf, timeout), RSRC_CONF,
+                  "Milliseconds a request waits for the store at most "
+                  "(default 250)"),
+    AP_INIT_TAKE2("IDSessionStoreBreaker", set_breaker, NULL, RSRC_CONF,
+                  "Consecutive failures after which the store is not asked, "
+                  "and for how many seconds (default 3 5)"),
+    AP_INIT_TAKE1("IDSessionStoreReuse", set_reuse, NULL, RSRC_CONF,
+                  "Seconds a connection reuses the store's \"not revoked\" "
+                  "for its token, 0 to 300 (default 0: asks every time)"),
+    AP_INIT_TAKE1("IDSessionStoreFailure", set_store_failure, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "open (default: a session is taken as not revoked) or "
+                  "closed (503) while the store does not answer"),
+    AP_INIT_TAKE1("IDSessionRevokeGrace", set_srv_int,
+                  (void *)APR_OFFSETOF(ids_srv_conf, grace), RSRC_CONF,
+                  "Seconds a token replaced by a reset is still accepted "
+                  "(default 10)"),
+    AP_INIT_TAKE1("IDSessionRevokeKeep", set_srv_int,
+                  (void *)APR_OFFSETOF(ids_srv_conf, keep), RSRC_CONF,
+                  "Seconds a revocation is kept without IDSessionMaxLifetime "
+                  "(default 2592000, 30 days)"),
+    AP_INIT_FLAG("IDSessionAppRevoke", set_app_revoke, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to honour the application's IDSession-Revoke response "
+                 "header"),
     { NULL }
 };
 
@@ -2893,7 +3409,56 @@ static int ids_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     ids_config_warnings = NULL;
     ids_longest_ring = 0;
+    ids_revocation = 0;
+    ids_store_pre_config(pconf);
     return OK;
+}
+
+/* Every server's store settings, with their defaults, and its store
+ * opened (a virtual host without IDSessionStore shares the main
+ * server's). */
+static int ids_stores_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    int rv = OK;
+
+    for (; s && rv == OK; s = s->next) {
+        ids_srv_conf *sc = ids_srv_conf_of(s);
+
+        if (sc->timeout == IDS_UNSET) {
+            sc->timeout = IDS_STORE_TIMEOUT;
+        }
+        if (sc->grace == IDS_UNSET) {
+            sc->grace = IDS_REVOKE_GRACE;
+        }
+        if (sc->keep == IDS_UNSET) {
+            sc->keep = IDS_REVOKE_KEEP;
+        }
+        if (sc->reuse == IDS_UNSET) {
+            sc->reuse = 0;
+        }
+        if (sc->breaker_failures == IDS_UNSET) {
+            sc->breaker_failures = IDS_BREAKER_FAILURES;
+            sc->breaker_retry = IDS_BREAKER_RETRY;
+        }
+        if (sc->store) {
+            ids_store_set_breaker(sc->store, (int)sc->breaker_failures,
+                                  apr_time_from_sec(sc->breaker_retry));
+            rv = ids_store_post_config(sc->store, s, pconf,
+                                       sc->timeout * 1000);
+        }
+    }
+    return rv;
+}
+
+static void ids_child_init(apr_pool_t *p, server_rec *s)
+{
+    for (; s; s = s->next) {
+        ids_srv_conf *sc = ids_srv_conf_of(s);
+
+        if (sc->store) {
+            ids_store_child_init(sc->store, s, p);
+        }
+    }
 }
 
 static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -2914,7 +3479,7 @@ static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                  "mod_idsession/" IDSESSION_VERSION " configured: counters "
                  "in shared memory, with %d IDSessionVerifiedKey lines (the "
                  "longest IDSessionSecret list)", ids_longest_ring);
-    return OK;
+    return ids_stores_post_config(pconf, s);
 }
 
 /* apache2 -t shows the same warnings. */
@@ -2939,6 +3504,7 @@ static void ids_register_hooks(apr_pool_t *p)
                                APR_HOOK_FIRST);
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(ids_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ids_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(ids_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ids_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
@@ -2960,8 +3526,8 @@ module AP_MODULE_DECLARE_DATA idsession_module = {
     STANDARD20_MODULE_STUFF,
     ids_create_dir_conf,        /* create per-directory config */
     ids_merge_dir_conf,         /* merge per-directory config */
-    NULL,                       /* create per-server config */
-    NULL,                       /* merge per-server config */
+    ids_create_srv_conf,        /* create per-server config */
+    ids_merge_srv_conf,         /* merge per-server config */
     ids_cmds,                   /* directives */
     ids_register_hooks          /* register hooks */
 };

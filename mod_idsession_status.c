@@ -64,7 +64,7 @@ static const ids_counter_info ids_counter_infos[IDS_C_COUNT] = {
       "Sessions ended by IDSessionMaxLifetime (or a stamp stripped after "
       "IDSessionAdoptUntil)." },
     { "IDSessionRevokedRefused", "idsession_revoked_refused_total",
-      "Tokens refused as revoked (reserved: always 0 in this version)." },
+      "Tokens refused as revoked (IDSessionStore)." },
     { "IDSessionRenewed", "idsession_renewed_total",
       "Stamps renewed (or given to an adopted token)." },
     { "IDSessionResets", "idsession_resets_total",
@@ -76,10 +76,10 @@ static const ids_counter_info ids_counter_infos[IDS_C_COUNT] = {
     { "IDSessionRandomFailures", "idsession_random_failures_total",
       "Failures of the random source." },
     { "IDSessionStoreErrors", "idsession_store_errors_total",
-      "Session store failures (reserved: always 0 in this version)." },
+      "IDSessionStore calls that failed or timed out." },
     { "IDSessionStoreBreakerOpen", "idsession_store_breaker_open",
-      "1 while the store's circuit breaker is open (reserved: always 0 in "
-      "this version)." },
+      "Store circuit breakers open now (one per child process and store "
+      "server; 0 when every one is closed)." },
 };
 
 #define IDS_KEY_HELP "Tokens verified and kept, by the index of the " \

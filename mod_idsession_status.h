@@ -25,14 +25,14 @@ typedef enum {
     IDS_C_REFUSED_SIGNATURE,
     IDS_C_EXPIRED_IDLE,
     IDS_C_EXPIRED_LIFETIME,
-    IDS_C_REVOKED_REFUSED,      /* issue 10: reserved, 0 */
+    IDS_C_REVOKED_REFUSED,
     IDS_C_RENEWED,
     IDS_C_RESETS,
     IDS_C_RESETS_REFUSED,
     IDS_C_APP_ROTATIONS,
     IDS_C_RANDOM_FAILURES,
-    IDS_C_STORE_ERRORS,         /* issue 10: reserved, 0 */
-    IDS_C_STORE_BREAKER_OPEN,   /* issue 10: reserved, 0; a gauge */
+    IDS_C_STORE_ERRORS,
+    IDS_C_STORE_BREAKER_OPEN,   /* a gauge: breakers open now */
     IDS_C_COUNT
 } ids_counter;
 
@@ -63,6 +63,17 @@ extern ids_counters *ids_ctr;
 static APR_INLINE void ids_count(ids_counter i)
 {
     ids_add(&ids_ctr->c[i]);
+}
+
+/* A gauge's step up or down (d is 1 or -1). */
+static APR_INLINE void ids_gauge_add(ids_counter i, int d)
+{
+#if defined(__GNUC__)
+    (void)__atomic_fetch_add(&ids_ctr->c[i], (apr_uint64_t)(apr_int64_t)d,
+                             __ATOMIC_RELAXED);
+#else
+    (void)apr_atomic_add64(&ids_ctr->c[i], (apr_uint64_t)(apr_int64_t)d);
+#endif
 }
 
 static APR_INLINE void ids_count_key(int k)

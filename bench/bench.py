@@ -68,6 +68,8 @@ import string
 import struct
 import subprocess
 import sys
+import atexit
+import tempfile
 import time
 from pathlib import Path
 
@@ -226,6 +228,86 @@ VARIANTS = [
             note="the hot cookie's stamp is 400 s old (renew interval 300 s), so every "
                  "request verifies it and answers with a renewed one (callgrind only)"),
 ]
+
+
+# -- revocation stores (issue 13) -----------------------------------------------------------
+
+_REDIS = {}
+
+
+def bench_redis():
+    """The address of a redis-server on a loopback port, started on first use and stopped
+    when bench exits (its own directory, no persistence)."""
+    if "address" not in _REDIS:
+        port = httpdrun.free_port()
+        d = Path(tempfile.mkdtemp(prefix="ids-bench-redis-"))
+        # On wrk's CPU when pinned: the store is another machine's CPU time in a
+        # fleet, and httpd's CPU alone should limit the throughput measured.
+        pin = ["taskset", "-c", WRK_CPUS] if WRK_CPUS else []
+        proc = subprocess.Popen(pin + ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+                                 "--dir", str(d), "--save", "", "--appendonly", "no"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        atexit.register(lambda: (proc.terminate(), proc.wait(),
+                                 shutil.rmtree(d, ignore_errors=True)))
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                             text=True).stdout.strip() != "PONG":
+            if time.monotonic() > deadline:
+                raise RuntimeError("bench: redis-server did not start")
+            time.sleep(0.05)
+        _REDIS["address"] = "127.0.0.1:%d" % port
+    return _REDIS["address"]
+
+
+class RedisVariant(Variant):
+    """A variant whose @REDIS@ becomes bench_redis()'s address when a server is made."""
+
+    @property
+    def conf(self):
+        return self._conf.replace("@REDIS@", bench_redis())
+
+    @conf.setter
+    def conf(self, text):
+        self._conf = text
+
+
+VARIANTS += [
+    Variant("ids-shmcb", "idsession + shmcb store",
+            modules=IDS_LOAD + "LoadModule socache_shmcb_module {moddir}/mod_socache_shmcb.so\n",
+            conf="IDSession On\nIDSessionStore shmcb\n", cookie="_session",
+            needs_module=True,
+            note="IDSessionStore shmcb: every hot request looks its log id up in the "
+                 "denylist (compare with idsession unsigned)"),
+    RedisVariant("ids-redis", "idsession + redis store", modules=IDS_LOAD,
+                 conf="IDSession On\nIDSessionStore redis:@REDIS@\n", cookie="_session",
+                 needs_module=True,
+                 note="IDSessionStore redis on loopback (redis-server on wrk's CPU): a "
+                      "GET per hot request (compare with idsession unsigned)"),
+    RedisVariant("ids-redis-reuse", "idsession + redis, reuse 1 s", modules=IDS_LOAD,
+                 conf="IDSession On\nIDSessionStore redis:@REDIS@\nIDSessionStoreReuse 1\n",
+                 cookie="_session", needs_module=True,
+                 note="IDSessionStoreReuse 1: a keep-alive connection asks Redis at most "
+                      "once a second for its token"),
+]
+
+# Issue 13's budgets, against the same configuration without a store.
+STORE_TARGETS = {"ids-shmcb": (2500, 0.95), "ids-redis": (None, 0.80),
+                 "ids-redis-reuse": (None, 0.80)}
+
+
+def store_target_lines(cg, wr):
+    out = []
+    for key, (limit, ratio) in STORE_TARGETS.items():
+        if limit is not None and (key, "hot") in cg and ("ids-unsigned", "hot") in cg:
+            extra = cg[(key, "hot")] - cg[("ids-unsigned", "hot")]
+            out.append("%s hot: extra over idsession unsigned %s, budget <= %s: %s" % (
+                key, fmt_extra(extra), "{:,}".format(limit),
+                "met" if extra <= limit else "MISSED"))
+        if (key, "hot") in wr and ("ids-unsigned", "hot") in wr:
+            r = wr[(key, "hot")]["ratio"] / wr[("ids-unsigned", "hot")]["ratio"]
+            out.append("%s hot: wrk vs idsession unsigned %.3f, budget >= %.2f: %s" % (
+                key, r, ratio, "met" if r >= ratio else "MISSED"))
+    return out
 
 
 def log(msg):
@@ -742,7 +824,7 @@ def main():
         datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), httpdrun.apache_version(),
         os.cpu_count(), os.uname().release, elapsed)
     text = header + "\n\n" + tbl + "\n\n" + "\n".join("- " + n for n in notes) + "\n"
-    targets = target_lines(variants, cg, wr)
+    targets = target_lines(variants, cg, wr) + store_target_lines(cg, wr)
     if targets:
         text += "\ntargets (informational):\n" + "\n".join("- " + t for t in targets) + "\n"
     if problems:

@@ -5,14 +5,14 @@ set -e
 
 group=${1:?usage: deps.sh build|demo|test|fuzz|bench|valgrind|deb}
 
-build="apache2 apache2-dev libssl-dev gcc make"
+build="apache2 apache2-dev libssl-dev libhiredis-dev gcc make"
 demo="$build php-cgi curl"
 test="$build curl python3-pytest php-cgi libapache2-mod-php php8.2-fpm
       clang libclang-rt-14-dev openssl ssl-cert wrk apache2-utils
       debhelper dpkg-dev fakeroot chromium chromium-driver python3-selenium
-      nghttp2-client libtsan2 prometheus"
+      nghttp2-client libtsan2 prometheus redis-server"
 fuzz="clang libclang-rt-14-dev"
-bench="$build valgrind apache2-utils wrk curl nghttp2-client openssl"
+bench="$build valgrind apache2-utils wrk curl nghttp2-client openssl redis-server"
 valgrind="valgrind"
 deb="debhelper dpkg-dev fakeroot $build"
 

@@ -150,8 +150,9 @@ def test_conf_with_every_example_switched_on_passes_configtest(tmp_path):
     conf = uncomment((REPO / "conf" / "idsession.conf").read_text())
     conf = conf.replace("/etc/apache2/idsession.secret", str(secret))
     assert re.search(r"^\s*IDSessionSecret ", conf, re.M)
+    # authz_host for the revocation endpoint's Require local (on in Debian's default).
     assert_configtest_ok(tmp_path, (REPO / "conf" / "idsession.load").read_text(), conf,
-                         idshttpd.MODULE)
+                         idshttpd.MODULE, modules=["authz_host"])
 
 
 @pytest.mark.parametrize("example, mpm, modules, extra", [

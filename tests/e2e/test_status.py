@@ -377,7 +377,7 @@ def test_at_most_32_secrets(configtest):
 
 def source_numbers():
     nums = []
-    for f in ("mod_idsession.c", "mod_idsession_status.c"):
+    for f in ("mod_idsession.c", "mod_idsession_status.c", "mod_idsession_store.c"):
         nums += re.findall(r"IDS_LOGNO\((\d{5})\)", (REPO / f).read_text())
     return nums
 
@@ -396,7 +396,7 @@ def test_every_number_once_and_in_readme():
 def test_every_message_at_notice_or_above_is_numbered():
     """Each ap_log_(r)error call at notice or above, and each message built for the
     startup warnings and errors, carries IDS_LOGNO."""
-    for f in ("mod_idsession.c", "mod_idsession_status.c"):
+    for f in ("mod_idsession.c", "mod_idsession_status.c", "mod_idsession_store.c"):
         src = (REPO / f).read_text()
         for m in re.finditer(r"ap_log_r?error\((.*?)\);", src, re.S):
             call = m.group(1)

@@ -33,7 +33,8 @@ BUGS = {
 
 def build_broken(tmp, bug):
     """apxs-build the module from the repository's sources plus one bug, in tmp."""
-    for f in ("mod_idsession.c", "mod_idsession.h", "idsession_core.c", "idsession_core.h"):
+    for f in ("mod_idsession.c", "mod_idsession.h", "mod_idsession_store.c",
+              "mod_idsession_store.h", "idsession_core.c", "idsession_core.h"):
         shutil.copy(idshttpd.REPO / f, tmp / f)
     src = (tmp / "mod_idsession.c").read_text()
     assert HOOK in src, "the fixups hook moved; update test_valgrind.py"
@@ -41,7 +42,8 @@ def build_broken(tmp, bug):
         src.replace(HOOK, HOOK + "    " + BUGS[bug][0], 1)
     (tmp / "mod_idsession.c").write_text(src)
     p = subprocess.run(["/usr/bin/apxs", "-c", "-o", "mod_idsession.la", "mod_idsession.c",
-                        "idsession_core.c", "-lcrypto"], cwd=tmp, capture_output=True,
+                        "mod_idsession_store.c", "idsession_core.c", "-lcrypto",
+                        "-lhiredis"], cwd=tmp, capture_output=True,
                        text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     so = tmp / ".libs" / "mod_idsession.so"

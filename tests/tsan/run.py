@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 APACHE2 = os.environ.get("APACHE2", "/usr/sbin/apache2")
 MODDIR = os.environ.get("APACHE_MODDIR", "/usr/lib/apache2/modules")
 SOURCES = ("mod_idsession.c", "mod_idsession.h", "mod_idsession_status.c",
-           "mod_idsession_status.h", "idsession_core.c", "idsession_core.h")
+           "mod_idsession_status.h", "mod_idsession_store.c", "mod_idsession_store.h",
+           "idsession_core.c", "idsession_core.h")
 REQUESTS = int(os.environ.get("IDS_TSAN_REQUESTS", "600"))
 PATHS = ("/f.txt", "/s/f.txt", "/t/f.txt")
 
@@ -107,8 +108,9 @@ def build(work, name, racy=False):
         (d / "mod_idsession.c").write_text(src)
     p = subprocess.run(["apxs", "-c", "-Wc,-fsanitize=thread", "-Wc,-O1", "-Wc,-g",
                         "-Wl,-fsanitize=thread", "-o", "mod_idsession.la",
-                        "mod_idsession.c", "mod_idsession_status.c", "idsession_core.c",
-                        "-lcrypto"],
+                        "mod_idsession.c", "mod_idsession_status.c",
+                        "mod_idsession_store.c", "idsession_core.c",
+                        "-lcrypto", "-lhiredis"],
                        cwd=d, capture_output=True, text=True)
     so = d / ".libs" / "mod_idsession.so"
     if p.returncode != 0 or not so.exists():

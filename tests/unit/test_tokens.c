@@ -2,7 +2,8 @@
 
 /*
  * ids_key_init + ids_tag against RFC 4231, ids_token_ok (unsigned, signed,
- * forged, rotated keys), ids_token_mint and ids_store_key.
+ * forged, rotated keys), ids_token_mint, ids_store_key and
+ * ids_log_id_parse.
  *
  * RFC 4231 gives the full HMAC-SHA256; a tag is its first 16 bytes in
  * base64url.  The expected tags were computed with Python's hmac module
@@ -407,6 +408,45 @@ static void test_store_key(void)
     }
 }
 
+/* ---- ids_log_id_parse -------------------------------------------------- */
+
+static void test_log_id_parse(void)
+{
+    static const struct {
+        const char *in;
+        const char *want;           /* NULL: refused */
+    } cases[] = {
+        { "46a2199782c8827f", "46a2199782c8827f" },
+        { "46A2199782C8827F", "46a2199782c8827f" },
+        { "0123456789abcdef", "0123456789abcdef" },
+        { "46a2199782c8827", NULL },            /* 15 digits */
+        { "46a2199782c8827f0", NULL },          /* 17 */
+        { "46a2199782c8827g", NULL },
+        { "46a2199782c8827 ", NULL },
+        { "", NULL },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = malloc(IDS_LOG_ID_CHARS + 1);
+        int ok = ids_log_id_parse(cases[i].in, strlen(cases[i].in), out);
+
+        tap_int_is(ok, cases[i].want != NULL, "log id '%s' %s", cases[i].in,
+                   cases[i].want ? "taken" : "refused");
+        if (ok && cases[i].want) {
+            tap_str_is(out, cases[i].want, "log id '%s' in lowercase",
+                       cases[i].in);
+        }
+        free(out);
+    }
+    /* Only len bytes are read: a NUL inside is a character like any. */
+    {
+        char out[IDS_LOG_ID_CHARS + 1];
+        tap_int_is(ids_log_id_parse("46a2199782c8827f\0", 17, out), 0,
+                   "a NUL after 16 digits is a 17th character");
+    }
+}
+
 /* The hand-finished SHA-256 against libcrypto's own, at every length
  * around the padding edges (55, 56, 63, 64 and their multiples). */
 static void test_sha256_padding(void)
@@ -465,5 +505,6 @@ void test_tokens(apr_pool_t *p)
     test_token_verify();
     test_token_mint();
     test_store_key();
+    test_log_id_parse();
     test_sha256_padding();
 }
