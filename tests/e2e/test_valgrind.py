@@ -33,18 +33,17 @@ BUGS = {
 
 def build_broken(tmp, bug):
     """apxs-build the module from the repository's sources plus one bug, in tmp."""
-    for f in ("mod_idsession.c", "mod_idsession.h", "mod_idsession_store.c",
-              "mod_idsession_store.h", "idsession_core.c", "idsession_core.h"):
+    sources = sorted(p.name for p in idshttpd.REPO.glob("*.[ch]"))
+    for f in sources:
         shutil.copy(idshttpd.REPO / f, tmp / f)
     src = (tmp / "mod_idsession.c").read_text()
     assert HOOK in src, "the fixups hook moved; update test_valgrind.py"
     src = "#include <stdlib.h>\n#include <string.h>\nstatic volatile int ids_bug_sink;\n" + \
         src.replace(HOOK, HOOK + "    " + BUGS[bug][0], 1)
     (tmp / "mod_idsession.c").write_text(src)
-    p = subprocess.run(["/usr/bin/apxs", "-c", "-o", "mod_idsession.la", "mod_idsession.c",
-                        "mod_idsession_store.c", "idsession_core.c", "-lcrypto",
-                        "-lhiredis"], cwd=tmp, capture_output=True,
-                       text=True, timeout=300)
+    p = subprocess.run(["/usr/bin/apxs", "-c", "-o", "mod_idsession.la"]
+                       + [f for f in sources if f.endswith(".c")] + ["-lcrypto", "-lhiredis"],
+                       cwd=tmp, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     so = tmp / ".libs" / "mod_idsession.so"
     assert so.exists()
