@@ -2207,18 +2207,30 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
  * its own notes are read; the module's SESSION_* notes made that copy most
  * of a session's cost on HTTP/2.  For the pass that makes the record, r
  * holds a copy of its notes without them, and gets back what the pass
- * added. */
+ * added.  Not when bb carries an error, or the request a Range (the
+ * byterange filter's 416): mod_http2 then runs the whole error response
+ * (ap_die) inside the pass, where the notes must be whole. */
 static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
                                              apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
-    apr_table_t *notes = r->notes;
-    const apr_array_header_t *arr = apr_table_elts(notes);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    apr_table_t *lean = apr_table_make(r->pool, arr->nelts);
+    apr_table_t *notes = r->notes, *lean;
+    const apr_array_header_t *arr = apr_table_elts(notes), *after;
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts, *a;
+    apr_bucket *b;
     apr_status_t rv;
-    int i, n;
+    int i, j, n, same;
 
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        if (AP_BUCKET_IS_ERROR(b)) {
+            return ap_pass_brigade(f->next, bb);
+        }
+    }
+    if (apr_table_get(r->headers_in, "Range")) {
+        return ap_pass_brigade(f->next, bb);
+    }
+    lean = apr_table_make(r->pool, arr->nelts);
     for (i = 0; i < arr->nelts; i++) {
         if (!ids_is_session_key(e[i].key)) {
             apr_table_addn(lean, e[i].key, e[i].val);
@@ -2228,10 +2240,35 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     r->notes = lean;
     rv = ap_pass_brigade(f->next, bb);
     r->notes = notes;
-    arr = apr_table_elts(lean);
+    arr = apr_table_elts(notes);
     e = (const apr_table_entry_t *)arr->elts;
-    for (i = n; i < arr->nelts; i++) {
-        apr_table_addn(notes, e[i].key, e[i].val);
+    after = apr_table_elts(lean);
+    a = (const apr_table_entry_t *)after->elts;
+    /* Usually the pass only added notes, or none. */
+    same = after->nelts >= n;
+    for (i = 0, j = 0; same && i < arr->nelts; i++) {
+        if (!ids_is_session_key(e[i].key)) {
+            same = a[j].key == e[i].key && a[j].val == e[i].val;
+            j++;
+        }
+    }
+    if (same) {
+        for (i = n; i < after->nelts; i++) {
+            if (ids_is_session_key(a[i].key)) {
+                apr_table_setn(notes, a[i].key, a[i].val);
+            }
+            else {
+                apr_table_addn(notes, a[i].key, a[i].val);
+            }
+        }
+        return rv;
+    }
+    /* It changed or removed some: its notes, with the module's it lacks. */
+    r->notes = apr_table_copy(r->pool, lean);
+    for (i = 0; i < arr->nelts; i++) {
+        if (ids_is_session_key(e[i].key) && !apr_table_get(lean, e[i].key)) {
+            apr_table_addn(r->notes, e[i].key, e[i].val);
+        }
     }
     return rv;
 }

@@ -51,6 +51,7 @@ LogMessage "h2-fixups %{QUERY_STRING}" hook=fixups
 </Directory>
 <Location /plain>
     IDSession On
+    Header always set X-Log-Id "expr=%{note:SESSION_LOG_ID}"
 </Location>
 <Location /signed>
     IDSession On
@@ -86,8 +87,10 @@ PAGES = ["echo.shtml", "echo.cgi"]
 
 @pytest.fixture(scope="module")
 def httpd(httpd_module_factory):
-    h = httpd_module_factory(conf=CONF, h2=True, cgi=True, modules=["include", "log_debug"],
+    h = httpd_module_factory(conf=CONF, h2=True, cgi=True,
+                             modules=["include", "log_debug", "headers"],
                              start=False)
+    h.write("plain/f.txt", "x" * 100)
     for loc in LOCS:
         h.write(loc + "/echo.shtml", ECHO_SHTML)
         h.write_cgi(loc + "/echo.cgi", ECHO_CGI)
@@ -543,3 +546,18 @@ def test_notes_logged_after_h2_response(httpd):
         want = [log_id(tok), hashlib.sha256(tok.encode()).hexdigest(),
                 "-" if loc == "plain" else "0"]
         assert got[i] == want, (loc, v, got[i])
+
+
+def test_error_response_on_h2_sees_the_notes(httpd):
+    """A 416 (a Range past the end) is made by mod_http2 inside the filter pass that
+    sends the headers (ap_die): its headers are built with the request's whole notes,
+    so mod_headers' %{note:SESSION_LOG_ID} has the log id there, as over HTTP/1.1."""
+    tok = valid("plain")
+    for extra in (["--http2"], ["--http1.1"]):
+        r = httpd.curl("/plain/f.txt", tls=True, cookie_header=NAME + "=" + tok,
+                       headers=["Range: bytes=500-600"], extra_args=extra)
+        assert r.status == 416, r
+        assert r.header("X-Log-Id") == log_id(tok), (extra, r.headers)
+    r = httpd.curl("/plain/f.txt", tls=True, cookie_header=NAME + "=" + tok,
+                   extra_args=["--http2"])
+    assert r.status == 200 and r.header("X-Log-Id") == log_id(tok), r.headers
