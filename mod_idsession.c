@@ -1032,14 +1032,15 @@ static const char *const ids_key_index[IDS_KEYS_MAX] = {
  * SESSION_TOKEN_NEW or SESSION_TOKEN_NEXT from elsewhere (a server-context
  * RewriteRule's E=, say) goes; ids_publish sets the next token again where
  * one is offered. */
-static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
+static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st,
+                                          int key)
 {
     if (ids_no_session_keys(t)) {
         apr_table_addn(t, IDS_ENV_TOKEN, st->token);
         apr_table_addn(t, IDS_ENV_STORE_KEY, st->store_key);
         apr_table_addn(t, IDS_ENV_LOG_ID, st->log_id);
-        if (st->key >= 0) {
-            apr_table_addn(t, IDS_ENV_KEY_INDEX, ids_key_index[st->key]);
+        if (key >= 0) {
+            apr_table_addn(t, IDS_ENV_KEY_INDEX, ids_key_index[key]);
         }
         if (st->minted) {
             apr_table_addn(t, IDS_ENV_NEW, "1");
@@ -1060,8 +1061,8 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
     apr_table_setn(t, IDS_ENV_TOKEN, st->token);
     apr_table_setn(t, IDS_ENV_STORE_KEY, st->store_key);
     apr_table_setn(t, IDS_ENV_LOG_ID, st->log_id);
-    if (st->key >= 0) {
-        apr_table_setn(t, IDS_ENV_KEY_INDEX, ids_key_index[st->key]);
+    if (key >= 0) {
+        apr_table_setn(t, IDS_ENV_KEY_INDEX, ids_key_index[key]);
     }
     else {
         apr_table_unset(t, IDS_ENV_KEY_INDEX);
@@ -1082,11 +1083,27 @@ static APR_INLINE void ids_put_token_vars(apr_table_t *t, const ids_state *st)
     ids_put_time_vars(t, st);
 }
 
-/* The token's variables, in notes and env. */
-static void ids_set_token_vars(request_rec *r, const ids_state *st)
+/* The token's variables, in notes and env, with key as SESSION_KEY_INDEX. */
+static void ids_set_token_vars(request_rec *r, const ids_state *st, int key)
 {
-    ids_put_token_vars(r->notes, st);
-    ids_put_token_vars(r->subprocess_env, st);
+    ids_put_token_vars(r->notes, st, key);
+    ids_put_token_vars(r->subprocess_env, st, key);
+}
+
+/* SESSION_KEY_INDEX where c applies: the chain's where c has the chain's
+ * secrets; else the position in c's list of the secret that verifies the
+ * token's tag (an internal redirect or subrequest into a section that
+ * lists them otherwise); none where c has no secret. */
+static APR_INLINE int ids_key_under(const ids_state *st, const ids_dir_conf *c)
+{
+    if (c->ring == st->rule_ring) {
+        return st->key;
+    }
+    if (!ids_signed(c)) {
+        return -1;
+    }
+    return ids_token_verify(st->token, strlen(st->token), st->rule_nbytes,
+                            c->ring);
 }
 
 static IDS_NOINLINE void ids_publish_header(request_rec *r, ids_state *st,
@@ -1104,7 +1121,7 @@ static IDS_NOINLINE void ids_publish_header(request_rec *r, ids_state *st,
 static APR_INLINE void ids_publish(request_rec *r, ids_state *st,
                                    const ids_dir_conf *c)
 {
-    ids_set_token_vars(r, st);
+    ids_set_token_vars(r, st, ids_key_under(st, c));
     if (st->next && st->app) {
         apr_table_setn(r->notes, IDS_ENV_NEXT, st->next);
         apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
@@ -1760,7 +1777,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
         ids_set_times(root->pool, st, c);
     }
     ids_send_cookie(r, st, c);
-    ids_set_token_vars(r, st);
+    ids_set_token_vars(r, st, st->key);
 }
 
 /* A fresh token for this response; NULL when the random source failed. */

@@ -409,3 +409,47 @@ def test_every_message_at_notice_or_above_is_numbered():
         for m in re.finditer(r"ids_(?:config_warn|warn_once)\((.*?)\);", src, re.S):
             if "msg" not in m.group(1) and "APR_ARRAY_IDX" not in m.group(1):
                 assert "IDS_LOGNO(" in m.group(1), m.group(1)
+
+
+def test_key_index_is_the_sections_own(httpd_factory):
+    """An internal redirect (ErrorDocument) into a section that lists the secrets in
+    another order, or lists none, publishes the index in that section's own list, or
+    none: SESSION_KEY_INDEX is where the section's IDSessionSecret lines put it."""
+    conf = STATUS_CONF + """
+<Location /s>
+    IDSession On
+    IDSessionSecret file:@ROOT@/new.secret
+    IDSessionSecret file:@ROOT@/old.secret
+    ErrorDocument 404 /r/env.cgi
+</Location>
+<Location /v>
+    IDSession On
+    IDSessionSecret file:@ROOT@/new.secret
+    IDSessionSecret file:@ROOT@/old.secret
+    ErrorDocument 404 /u/env.cgi
+</Location>
+<Location /r>
+    IDSession On
+    IDSessionSecret file:@ROOT@/old.secret
+    IDSessionSecret file:@ROOT@/new.secret
+</Location>
+<Location /u>
+    IDSession On
+</Location>
+"""
+    h = httpd_factory(conf=conf, modules=["status"], cgi=True, start=False)
+    h.write("new.secret", NEW, mode=0o600, under=".")
+    h.write("old.secret", OLD, mode=0o600, under=".")
+    for d in ("r", "u"):
+        h.write_cgi(d + "/env.cgi", ENV)
+    h.start()
+    for tok, here, there in ((signed(NEW), "0", "1"), (signed(OLD), "1", "0")):
+        r = get(h, "/r/env.cgi", tok)
+        assert r.env()["SESSION_KEY_INDEX"] == there
+        r = get(h, "/s/missing", tok)              # 404 -> /r/env.cgi
+        assert r.status == 404 and r.env()["SESSION_TOKEN"] == tok
+        assert r.env()["REDIRECT_SESSION_KEY_INDEX"] == here
+        assert r.env()["SESSION_KEY_INDEX"] == there
+        r = get(h, "/v/missing", tok)              # 404 -> /u/env.cgi: no secret there
+        assert r.status == 404 and r.env()["SESSION_TOKEN"] == tok
+        assert r.env()["SESSION_KEY_INDEX"] == UNSET
