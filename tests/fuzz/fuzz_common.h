@@ -2,7 +2,8 @@
 
 /*
  * Shared by the fuzz targets: APR and the signing keys, set up once; an
- * assertion that survives NDEBUG; an independent percent-decoder.
+ * assertion that survives NDEBUG; independent base64url and percent
+ * decoders.
  */
 
 #ifndef IDS_FUZZ_COMMON_H
@@ -113,6 +114,38 @@ static __attribute__((unused)) char *fuzz_pct_decode(const char *s, size_t len)
     }
     out[o] = '\0';
     return out;
+}
+
+static __attribute__((unused)) const char alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Independent decoder: the byte count, or -1 when a character is outside
+ * the alphabet, the length is impossible, or padding bits are set. */
+static __attribute__((unused)) long ref_decode(const char *s, size_t len,
+                                               unsigned char *out)
+{
+    apr_uint32_t acc = 0;
+    int bits = 0;
+    long n = 0;
+    size_t i;
+
+    if (len % 4 == 1) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        const char *pos = s[i] ? memchr(alphabet, s[i], 64) : NULL;
+        if (pos == NULL) {
+            return -1;
+        }
+        acc = (acc << 6) | (apr_uint32_t)(pos - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return acc == 0 ? n : -1;
 }
 
 #endif /* IDS_FUZZ_COMMON_H */

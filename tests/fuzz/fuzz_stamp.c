@@ -18,35 +18,6 @@
 #define NOW APR_UINT64_C(1800000000)
 #define FIXED_TOKEN "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
 
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Canonical unpadded base64url of exactly 32 bytes into out, else 0. */
-static int ref_decode32(const char *s, size_t len, unsigned char *out)
-{
-    apr_uint32_t acc = 0;
-    int bits = 0;
-    size_t i, n = 0;
-
-    if (len != 43) {
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        const char *pos = s[i] ? memchr(alphabet, s[i], 64) : NULL;
-        if (pos == NULL) {
-            return 0;
-        }
-        acc = (acc << 6) | (apr_uint32_t)(pos - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    return acc == 0 && n == 32;
-}
-
 static apr_uint64_t be64(const unsigned char *p)
 {
     apr_uint64_t v = 0;
@@ -86,7 +57,7 @@ static int ref_ok(const char *secret, const char *s, size_t sl,
 {
     unsigned char raw[32];
 
-    return tl <= IDS_TOKEN_MAX_CHARS && ref_decode32(s, sl, raw)
+    return tl <= IDS_TOKEN_MAX_CHARS && sl == 43 && ref_decode(s, sl, raw) == 32
            && ref_mac_ok(secret, raw, tok, tl)
            && ref_times_ok(be64(raw), be64(raw + 8));
 }

@@ -21,37 +21,6 @@ static const apr_size_t sizes[] = {
     16, 17, 18, 32, 33, 48, 64, 100, 191, 192, 1, 2, 3
 };
 
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Independent decoder: the byte count, or -1 when a character is outside
- * the alphabet, the length is impossible, or padding bits are set. */
-static long ref_decode(const char *s, size_t len, unsigned char *out)
-{
-    apr_uint32_t acc = 0;
-    int bits = 0;
-    long n = 0;
-    size_t i;
-
-    if (len % 4 == 1) {
-        return -1;
-    }
-    for (i = 0; i < len; i++) {
-        const char *pos = s[i] ? memchr(alphabet, s[i], 64) : NULL;
-        if (pos == NULL) {
-            return -1;
-        }
-        acc = (acc << 6) | (apr_uint32_t)(pos - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    return acc == 0 ? n : -1;
-}
-
 static int ref_unsigned_ok(const char *v, size_t len, apr_size_t nbytes)
 {
     unsigned char *buf = malloc(len + 1);
