@@ -158,14 +158,22 @@ static void ids_sha256_finish(SHA256_CTX *c, apr_uint64_t pre,
     }
 }
 
-void ids_tag(const ids_key *key, const char *r, apr_size_t len, char *out)
+/* HMAC-SHA256 of m[0..n) from the key's precomputed states. */
+static void ids_hmac(const ids_key *key, const unsigned char *m, apr_size_t n,
+                     unsigned char md[SHA256_DIGEST_LENGTH])
 {
     SHA256_CTX ctx = key->inner;
+
+    ids_sha256_finish(&ctx, SHA256_CBLOCK, m, n, md);
+    ctx = key->outer;
+    ids_sha256_finish(&ctx, SHA256_CBLOCK, md, SHA256_DIGEST_LENGTH, md);
+}
+
+void ids_tag(const ids_key *key, const char *r, apr_size_t len, char *out)
+{
     unsigned char md[SHA256_DIGEST_LENGTH];
 
-    ids_sha256_finish(&ctx, SHA256_CBLOCK, (const unsigned char *)r, len, md);
-    ctx = key->outer;
-    ids_sha256_finish(&ctx, SHA256_CBLOCK, md, sizeof(md), md);
+    ids_hmac(key, (const unsigned char *)r, len, md);
     ids_b64url_encode(out, md, IDS_TAG_BYTES);
 }
 
@@ -257,7 +265,6 @@ static void ids_stamp_mac(const ids_key *key, const unsigned char *times,
 {
     unsigned char msg[sizeof(IDS_STAMP_LABEL) + 16 + IDS_TOKEN_MAX_CHARS];
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256_CTX ctx = key->inner;
     apr_size_t n = sizeof(IDS_STAMP_LABEL);
 
     if (len > IDS_TOKEN_MAX_CHARS) {
@@ -266,9 +273,7 @@ static void ids_stamp_mac(const ids_key *key, const unsigned char *times,
     memcpy(msg, IDS_STAMP_LABEL, n);    /* with its NUL */
     memcpy(msg + n, times, 16);
     memcpy(msg + n + 16, token, len);
-    ids_sha256_finish(&ctx, SHA256_CBLOCK, msg, n + 16 + len, md);
-    ctx = key->outer;
-    ids_sha256_finish(&ctx, SHA256_CBLOCK, md, sizeof(md), md);
+    ids_hmac(key, msg, n + 16 + len, md);
     memcpy(mac, md, IDS_STAMP_MAC_BYTES);
 }
 

@@ -183,6 +183,11 @@ typedef struct {
     int app_revoke;             /* IDSessionAppRevoke On in the chain */
     apr_int64_t revoke_lifetime; /* ... and IDSessionMaxLifetime there */
     int key;                    /* SESSION_KEY_INDEX; -1: unsigned */
+    /* The key index under the last other keyring a section of the chain
+     * had (ids_key_under): one verification for its check and its
+     * variable. */
+    const ids_keyring *other_ring;
+    int other_key;
 } ids_state;
 
 /* The last token a connection's client sent that was well-formed, so that
@@ -735,12 +740,32 @@ static void ids_set_rules(ids_state *st, const ids_dir_conf *c)
     st->rule_nbytes = ids_token_bytes(c);
 }
 
+/* SESSION_KEY_INDEX where c applies: the chain's where c has the chain's
+ * secrets; else the position in c's list of the secret that verifies the
+ * token's tag (an internal redirect or subrequest into a section that
+ * lists them otherwise), -1 if none does; -1 where c has no secret. */
+static int ids_key_under(ids_state *st, const ids_dir_conf *c)
+{
+    if (c->ring == st->rule_ring) {
+        return st->key;
+    }
+    if (!ids_signed(c)) {
+        return -1;
+    }
+    if (st->other_ring != c->ring) {
+        st->other_key = ids_token_verify(st->token, strlen(st->token),
+                                         st->rule_nbytes, c->ring);
+        st->other_ring = c->ring;
+    }
+    return st->other_key;
+}
+
 /* 1 if the chain's token is as strong as c's rules demand: at least as
  * many random bytes, and a tag that one of c's secrets verifies when c has
  * any.  Weaker rules take a stronger token, so a handler behind an internal
  * redirect (php-cgi through mod_actions, under the server's settings)
  * keeps the session of the location that was asked for. */
-static int ids_rules_accept(request_rec *r, const ids_state *st,
+static int ids_rules_accept(request_rec *r, ids_state *st,
                             const ids_dir_conf *c)
 {
     apr_size_t nbytes = ids_token_bytes(c);
@@ -760,8 +785,7 @@ static int ids_rules_accept(request_rec *r, const ids_state *st,
     if (c->ring == st->rule_ring || !ids_signed(c)) {
         return 1;
     }
-    return ids_token_ok(st->token, strlen(st->token), st->rule_nbytes,
-                        c->ring);
+    return ids_key_under(st, c) >= 0;
 }
 
 typedef struct {
@@ -970,10 +994,6 @@ static IDS_NOINLINE void ids_refused_cookie(request_rec *r, const ids_scan *s)
                   : "");
 }
 
-/* 1 if t holds no SESSION_* key, as a fresh request's notes and env do.
- * Then apr_table_addn does what setn's search per key would: all
- * SESSION_* names share one APR checksum, so each setn compares them by
- * name. */
 /* 1 if k starts with SESSION_ in any case; bytes compared in line, as
  * SSL_* and SERVER_* names would send strncasecmp's call to most keys. */
 static APR_INLINE int ids_is_session_key(const char *k)
@@ -984,6 +1004,10 @@ static APR_INLINE int ids_is_session_key(const char *k)
            && (k[6] | 0x20) == 'n' && k[7] == '_';
 }
 
+/* 1 if t holds no SESSION_* key, as a fresh request's notes and env do.
+ * Then apr_table_addn does what setn's search per key would: all
+ * SESSION_* names share one APR checksum, so each setn compares them by
+ * name. */
 static int ids_no_session_keys(const apr_table_t *t)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
@@ -1088,22 +1112,6 @@ static void ids_set_token_vars(request_rec *r, const ids_state *st, int key)
 {
     ids_put_token_vars(r->notes, st, key);
     ids_put_token_vars(r->subprocess_env, st, key);
-}
-
-/* SESSION_KEY_INDEX where c applies: the chain's where c has the chain's
- * secrets; else the position in c's list of the secret that verifies the
- * token's tag (an internal redirect or subrequest into a section that
- * lists them otherwise); none where c has no secret. */
-static APR_INLINE int ids_key_under(const ids_state *st, const ids_dir_conf *c)
-{
-    if (c->ring == st->rule_ring) {
-        return st->key;
-    }
-    if (!ids_signed(c)) {
-        return -1;
-    }
-    return ids_token_verify(st->token, strlen(st->token), st->rule_nbytes,
-                            c->ring);
 }
 
 static IDS_NOINLINE void ids_publish_header(request_rec *r, ids_state *st,
@@ -1424,10 +1432,9 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
 }
 
 /* Applies c's timeouts to the session st that the cookie carried: NULL,
- * with *expired saying why, when it has ended; else st, renewed (with a
- * Set-Cookie) when its stamp is IDSessionRenewInterval old.  Where
- * revocation is configured, ids_revocation_check sends the Set-Cookie:
- * a token in its grace window is not renewed. */
+ * with *expired saying why, when it has ended; else st, marked renewed
+ * when its stamp is IDSessionRenewInterval old (ids_session sends the
+ * Set-Cookie once the store, if any, has had its word). */
 static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
                                                  const ids_dir_conf *c,
                                                  ids_state *st,
@@ -1475,13 +1482,9 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
         st->renewed_now = 1;
     }
     ids_set_times(ids_chain_root(r)->pool, st, c);
-    if (renew && !ids_revocation) {
-        ids_send_cookie(r, st, c);
-    }
     return st;
 }
 
-static int ids_warn_due(request_rec *r, volatile apr_uint32_t *at);
 
 /* Logs why the store did not answer, at most once a minute. */
 static void ids_store_warn(request_rec *r, const ids_srv_conf *sc,
@@ -1570,9 +1573,9 @@ static int ids_memo_clear(conn_rec *conn, const ids_scan *s, apr_int64_t now,
 }
 
 /* The store's word on the session st that the cookie carried, where
- * revocation is configured (ids_store_verdict), and its renewal's
- * Set-Cookie.  With IDSessionStoreReuse, a "not revoked" answer is reused
- * on the same connection for that many seconds. */
+ * revocation is configured (ids_store_verdict).  With IDSessionStoreReuse,
+ * a "not revoked" answer is reused on the same connection for that many
+ * seconds. */
 static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
                                                     const ids_dir_conf *c,
                                                     ids_state *st,
@@ -1592,9 +1595,6 @@ static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
         if (clear && sc->reuse > 0) {
             (void)ids_memo_clear(r->connection, s, now, now + sc->reuse);
         }
-    }
-    if (st && st->renewed_now && !st->unavailable) {
-        ids_send_cookie(r, st, c);
     }
     return st;
 }
@@ -1728,6 +1728,10 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
             if (st->key >= 0) {
                 ids_count_key(st->key);
             }
+            /* A renewed stamp, unless the store undid it (grace). */
+            if (st->renewed_now) {
+                ids_send_cookie(r, st, c);
+            }
         }
         else {
             st = ids_mint_session(r, root, c, &s, expired);
@@ -1764,6 +1768,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
 
     ids_revoke_replaced(r, st, c);
     st->token = token;
+    st->other_ring = NULL;
     ids_set_keys(root->pool, st);
     ids_set_rules(st, c);
     st->key = ids_signed(c) ? 0 : -1;
