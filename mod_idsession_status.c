@@ -141,29 +141,25 @@ static int ids_status_hook(request_rec *r, int flags)
     int i;
 
     ids_snapshot(c, key);
-    if (flags & AP_STATUS_SHORT) {
+    /* ?auto and ?notable: a line each, as mod_status's own. */
+    if (flags & (AP_STATUS_SHORT | AP_STATUS_NOTABLE)) {
+        const char *eol = (flags & AP_STATUS_SHORT) ? "\n" : "<br />\n";
+
+        if (!(flags & AP_STATUS_SHORT)) {
+            ap_rputs("<hr />\n<h2>mod_idsession " IDSESSION_VERSION "</h2>\n",
+                     r);
+        }
         for (i = 0; i < IDS_C_COUNT; i++) {
-            ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "\n",
-                       ids_counter_infos[i].name, c[i]);
+            ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "%s",
+                       ids_counter_infos[i].name, c[i], eol);
         }
         for (i = 0; i < ids_keys_shown; i++) {
-            ap_rprintf(r, "IDSessionVerifiedKey%d: %" APR_UINT64_T_FMT "\n",
-                       i, key[i]);
+            ap_rprintf(r, "IDSessionVerifiedKey%d: %" APR_UINT64_T_FMT "%s",
+                       i, key[i], eol);
         }
         return OK;
     }
     ap_rputs("<hr />\n<h2>mod_idsession " IDSESSION_VERSION "</h2>\n", r);
-    if (flags & AP_STATUS_NOTABLE) {
-        for (i = 0; i < IDS_C_COUNT; i++) {
-            ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "<br />\n",
-                       ids_counter_infos[i].name, c[i]);
-        }
-        for (i = 0; i < ids_keys_shown; i++) {
-            ap_rprintf(r, "IDSessionVerifiedKey%d: %" APR_UINT64_T_FMT
-                       "<br />\n", i, key[i]);
-        }
-        return OK;
-    }
     ap_rputs("<table border=\"0\">\n<tr><th>Counter</th><th>Value</th>"
              "<th>Counts</th></tr>\n", r);
     for (i = 0; i < IDS_C_COUNT; i++) {

@@ -53,12 +53,13 @@ extern ids_counters *ids_ctr;
 /* One relaxed atomic add: no lock, exact under any MPM.  The compiler's
  * builtin where there is one: inline, and seen by ThreadSanitizer. */
 #if defined(__GNUC__)
-#define ids_add(p)  ((void)__atomic_fetch_add((p), 1, __ATOMIC_RELAXED))
-#define ids_read(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ids_add_n(p, d) ((void)__atomic_fetch_add((p), (d), __ATOMIC_RELAXED))
+#define ids_read(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
 #else
-#define ids_add(p)  ((void)apr_atomic_inc64(p))
-#define ids_read(p) apr_atomic_read64(p)
+#define ids_add_n(p, d) ((void)apr_atomic_add64((p), (d)))
+#define ids_read(p)     apr_atomic_read64(p)
 #endif
+#define ids_add(p)      ids_add_n((p), 1)
 
 static APR_INLINE void ids_count(ids_counter i)
 {
@@ -68,12 +69,7 @@ static APR_INLINE void ids_count(ids_counter i)
 /* A gauge's step up or down (d is 1 or -1). */
 static APR_INLINE void ids_gauge_add(ids_counter i, int d)
 {
-#if defined(__GNUC__)
-    (void)__atomic_fetch_add(&ids_ctr->c[i], (apr_uint64_t)(apr_int64_t)d,
-                             __ATOMIC_RELAXED);
-#else
-    (void)apr_atomic_add64(&ids_ctr->c[i], (apr_uint64_t)(apr_int64_t)d);
-#endif
+    ids_add_n(&ids_ctr->c[i], (apr_uint64_t)(apr_int64_t)d);
 }
 
 static APR_INLINE void ids_count_key(int k)

@@ -9,8 +9,10 @@
  * ssl_scache.c does.  A fleet: Redis through hiredis, whose connect and
  * read timeouts are real (mod_socache_redis's are not; see README), with a
  * pool of connections per child process and the log ids sharded over the
- * servers listed.  Every call has one deadline; a breaker per server stops
- * asking a store that keeps failing, so an outage costs a request nothing.
+ * servers listed.  Every Redis call has one deadline (the socache
+ * providers are local: shmcb in shared memory, dbm a file under the global
+ * mutex); a breaker per server stops asking a store that keeps failing, so
+ * an outage costs a request nothing.
  */
 
 #include "httpd.h"
@@ -24,6 +26,7 @@
 #include "apr_global_mutex.h"
 #include "apr_strings.h"
 
+#include "idsession_core.h"
 #include "mod_idsession_status.h"
 #include "apr_thread_mutex.h"
 
@@ -35,7 +38,6 @@ APLOG_USE_MODULE(idsession);
 
 #define IDS_STORE_MUTEX   "idsession-store"
 #define IDS_REDIS_PREFIX  "idsession:revoked:"
-#define IDS_ID_LEN        16            /* IDS_LOG_ID_CHARS */
 #define IDS_VALUE_MAX     24            /* a Unix second in decimal */
 
 /* Consecutive failures and, once they reach the store's limit, the time
@@ -312,8 +314,8 @@ static ids_redis *ids_redis_for(const ids_store *st, const char *log_id)
 static void ids_redis_key(char *key, const char *log_id)
 {
     memcpy(key, IDS_REDIS_PREFIX, sizeof(IDS_REDIS_PREFIX) - 1);
-    memcpy(key + sizeof(IDS_REDIS_PREFIX) - 1, log_id, IDS_ID_LEN);
-    key[sizeof(IDS_REDIS_PREFIX) - 1 + IDS_ID_LEN] = '\0';
+    memcpy(key + sizeof(IDS_REDIS_PREFIX) - 1, log_id, IDS_LOG_ID_CHARS);
+    key[sizeof(IDS_REDIS_PREFIX) - 1 + IDS_LOG_ID_CHARS] = '\0';
 }
 
 /* ids_redis_run behind rs's breaker, with *why naming the server. */
@@ -342,7 +344,7 @@ static apr_status_t ids_redis_check(ids_store *st, request_rec *r,
                                     const char *log_id, apr_time_t deadline,
                                     apr_int64_t *from, const char **why)
 {
-    char key[sizeof(IDS_REDIS_PREFIX) + IDS_ID_LEN];
+    char key[sizeof(IDS_REDIS_PREFIX) + IDS_LOG_ID_CHARS];
     const char *argv[2] = { "GET", key };
     redisReply *reply;
     apr_status_t rv;
@@ -380,7 +382,7 @@ static apr_status_t ids_redis_revoke(ids_store *st, request_rec *r,
 
     /* One command per id, to its own server: n is small. */
     for (i = 0; i < n; i++) {
-        char key[sizeof(IDS_REDIS_PREFIX) + IDS_ID_LEN];
+        char key[sizeof(IDS_REDIS_PREFIX) + IDS_LOG_ID_CHARS];
         const char *argv[5] = { "SET", key, value, "EX", ex };
         redisReply *reply;
         apr_status_t rv;
@@ -424,7 +426,7 @@ static apr_status_t ids_socache_check(ids_store *st, request_rec *r,
     }
     if ((rv = ids_socache_lock(st)) == APR_SUCCESS) {
         rv = st->prov->retrieve(st->inst, r->server,
-                                (const unsigned char *)log_id, IDS_ID_LEN,
+                                (const unsigned char *)log_id, IDS_LOG_ID_CHARS,
                                 buf, &len, r->pool);
         ids_socache_unlock(st);
         /* mod_socache_dbm answers a missing key with APR_EGENERAL (its
@@ -460,7 +462,7 @@ static apr_status_t ids_socache_revoke(ids_store *st, request_rec *r,
     for (i = 0; i < n && rv == APR_SUCCESS; i++) {
         if ((rv = ids_socache_lock(st)) == APR_SUCCESS) {
             rv = st->prov->store(st->inst, r->server,
-                                 (const unsigned char *)log_ids[i], IDS_ID_LEN,
+                                 (const unsigned char *)log_ids[i], IDS_LOG_ID_CHARS,
                                  apr_time_from_sec(until),
                                  (unsigned char *)value,
                                  (unsigned int)strlen(value), r->pool);
@@ -627,7 +629,7 @@ int ids_store_post_config(ids_store *st, server_rec *s, apr_pool_t *pconf,
                           apr_interval_time_t timeout)
 {
     /* dbm sweeps its expired entries at most this often. */
-    struct ap_socache_hints hints = { IDS_ID_LEN, 12, apr_time_from_sec(30) };
+    struct ap_socache_hints hints = { IDS_LOG_ID_CHARS, 12, apr_time_from_sec(30) };
     apr_status_t rv;
     int i;
 

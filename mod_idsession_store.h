@@ -33,7 +33,8 @@ int ids_store_post_config(ids_store *st, server_rec *s, apr_pool_t *pconf,
                           apr_interval_time_t timeout);
 void ids_store_child_init(ids_store *st, server_rec *s, apr_pool_t *p);
 
-/* Looks up log_id (IDS_LOG_ID_CHARS hex digits), waiting at most timeout:
+/* Looks up log_id (IDS_LOG_ID_CHARS hex digits), waiting at most timeout
+ * for Redis (a socache provider is local and has no timeout):
  * APR_SUCCESS with *from, the Unix second from which the session is
  * refused; APR_NOTFOUND when it is not on the list; any other status when
  * the store did not answer, with *why saying why. */
