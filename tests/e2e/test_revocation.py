@@ -343,3 +343,29 @@ def test_virtual_host_without_store_uses_the_main_servers(httpd_factory):
         assert r.status == 200
         env[host] = r.env()["SESSION_EXPIRED"]
     assert env == {"vh.example": "revoked", "own.example": "<unset>"}
+
+
+def test_without_a_store_app_revoke_and_admin_do_nothing(httpd_factory):
+    """IDSessionAppRevoke On where no IDSessionStore applies: the header is dropped and
+    logged (IDS00017), nothing revoked; the admin endpoint answers 500 (IDS00018)."""
+    conf = """
+<Location /app>
+    IDSession On
+    IDSessionAppRevoke On
+</Location>
+<Location /admin>
+    SetHandler idsession-revoke
+</Location>
+"""
+    h = httpd_factory(conf=conf, cgi=True, start=False)
+    h.write_cgi("app/env.cgi", APP_CGI)
+    h.start()
+    h.expect_log(r"IDS00017: IDSession-Revoke in the response to /app/env\.cgi was dropped "
+                 r"and nothing was revoked: no IDSessionStore applies")
+    h.expect_log(r"IDS00018: SetHandler idsession-revoke needs an IDSessionStore")
+    tok = new_session(h, "/app/env.cgi")
+    r, _ = env_with(h, tok, "/app/env.cgi?revoke=current")
+    assert r.header("IDSession-Revoke") is None
+    r, _ = env_with(h, tok, "/app/env.cgi")
+    assert r.set_cookies("_session") == []             # still the session
+    assert admin(h, "log_id=" + log_id(tok)).status == 500
