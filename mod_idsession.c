@@ -803,6 +803,8 @@ typedef struct {
     int seen;
     int checked;                /* found by a check, not the memo */
     int key;                    /* the key that verified it, or -1 */
+    apr_int64_t clear_until;    /* the memo's IDSessionStoreReuse answer
+                                 * for it (a memo hit), else 0 */
     /* With timeouts: */
     int timed;                  /* values are token.stamp */
     int stamped;                /* the value found has a stamp */
@@ -1546,30 +1548,25 @@ static ids_state *ids_store_verdict(request_rec *r, const ids_dir_conf *c,
     return st;
 }
 
-/* IDSessionStoreReuse: 1 if the connection's memo holds the cookie value
- * that s found, with a "not revoked" answer still good at now; with until
- * above 0, records such an answer instead.  The memo is taken and given
- * back as in ids_session; when another stream holds it, nothing is
- * reused. */
-static int ids_memo_clear(conn_rec *conn, const ids_scan *s, apr_int64_t now,
-                          apr_int64_t until)
+/* IDSessionStoreReuse: records in the connection's memo that the store
+ * said "not revoked" for the cookie value s found, until then.  The memo
+ * is taken and given back as in ids_session, which reads the answer back
+ * while it holds the memo; when another stream holds it, nothing is
+ * recorded. */
+static void ids_memo_clear(conn_rec *conn, const ids_scan *s,
+                           apr_int64_t until)
 {
     ids_memo_slot *slot = ids_memo_slot_of(conn);
     ids_conn_memo *m = slot ? ids_xchgptr(&slot->rec, NULL) : NULL;
-    int good = 0;
 
     if (m == NULL) {
-        return 0;
+        return;
     }
     if (m->ring == s->ring && m->nbytes == s->nbytes && m->timed == s->timed
         && m->len == s->vlen && CRYPTO_memcmp(m->token, s->v, s->vlen) == 0) {
-        if (until > 0) {
-            m->clear_until = until;
-        }
-        good = now < m->clear_until;
+        m->clear_until = until;
     }
     (void)ids_xchgptr(&slot->rec, m);
-    return good;
 }
 
 /* The store's word on the session st that the cookie carried, where
@@ -1585,15 +1582,14 @@ static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
     apr_int64_t now = apr_time_sec(r->request_time);
 
-    if (sc->store && !(sc->reuse > 0 && ids_memo_clear(r->connection, s, now,
-                                                       0))) {
+    if (sc->store && !(sc->reuse > 0 && now < s->clear_until)) {
         int clear = 0;
 
         st = ids_store_verdict(r, c, sc, st, s, expired, &clear);
         /* Only a plain "not on the list" is reused: not a grace window,
          * not a failure. */
         if (clear && sc->reuse > 0) {
-            (void)ids_memo_clear(r->connection, s, now, now + sc->reuse);
+            ids_memo_clear(r->connection, s, now + sc->reuse);
         }
     }
     return st;
@@ -1682,6 +1678,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.badlen = 0;
         s.seen = 0;
         s.checked = 0;
+        s.clear_until = 0;
         s.key = -1;
         if (s.timed) {
             s.now = (apr_uint64_t)apr_time_sec(r->request_time);
@@ -1692,6 +1689,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         if (s.v && !s.checked) {
             /* The memo's own value: no HMAC, no SHA-256. */
             s.key = s.memo->key;
+            s.clear_until = s.memo->clear_until;
             st = ids_state_found(root, &s, s.memo->store_key);
             if (s.timed) {
                 s.stamped = 1;
