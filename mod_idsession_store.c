@@ -91,6 +91,9 @@ const char *ids_store_name(const ids_store *st)
 void ids_store_set_breaker(ids_store *st, int failures,
                            apr_interval_time_t retry)
 {
+    if (st->ready) {
+        return;
+    }
     st->failures = failures;
     st->retry = retry;
 }

@@ -20,7 +20,8 @@ typedef struct ids_store ids_store;
 const char *ids_store_create(cmd_parms *cmd, const char *arg, ids_store **out);
 
 /* The store's breaker: after failures consecutive failures, the store is
- * not asked for retry (apr time). */
+ * not asked for retry (apr time).  Set by the server that opens the store
+ * (the first post_config): virtual hosts that inherit it share it. */
 void ids_store_set_breaker(ids_store *st, int failures,
                            apr_interval_time_t retry);
 

@@ -326,3 +326,32 @@ def test_counters_of_revocation_and_the_store(httpd_factory, redis):
         assert time.monotonic() < deadline, "the breaker did not close"
         h.curl("/s/f.txt", cookie_header="_session=" + other)
         time.sleep(0.2)    # polling interval, not synchronisation
+
+
+def test_inherited_store_keeps_the_main_servers_breaker(httpd_factory, redis):
+    """A virtual host that inherits the main server's store does not change its breaker:
+    three failures open it (the main server's IDSessionStoreBreaker 3 1), whatever the
+    virtual host's own IDSessionStoreBreaker says."""
+    vhosts = """
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName 127.0.0.1
+    IDSessionStoreBreaker 1000 1
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName vh.example
+    DocumentRoot "@DOCROOT@"
+    IDSessionStoreBreaker 1000 1
+</VirtualHost>
+"""
+    h = httpd_factory(conf=CONF.replace("@REDIS@", redis.address) + METRICS + vhosts,
+                      modules=["authz_host"], name="redis", start=False)
+    h.write("s/f.txt", "x\n")
+    h.start()
+    vh = ["Host: vh.example"]
+    r = h.curl("/s/f.txt", headers=vh)
+    tok = r.set_cookies("_session")[0].value
+    h.expect_log(STORE_WARNING)
+    redis.kill()
+    for _ in range(3):
+        assert h.curl("/s/f.txt", headers=vh, cookie_header="_session=" + tok).status == 200
+    assert metrics(h)["idsession_store_breaker_open"] == 1
