@@ -1899,19 +1899,32 @@ static int ids_is_one(const char *v)
 
 /* The application's IDSession-Reset response header: -1 absent, 1 for
  * "1", 0 for anything else.  It never reaches the client. */
-static int ids_app_header_value(request_rec *r)
+/* Takes the application's header name off the response: 0 when neither
+ * headers_out nor err_headers_out had it, else 1 with their values in *v
+ * and *ev (either may be NULL). */
+static APR_INLINE int ids_take_resp_header(request_rec *r, const char *name,
+                                           const char **v, const char **ev)
 {
     /* apr_table_get answers at once for a table without an 'I' key;
      * err_headers_out is mostly empty. */
-    const char *v = apr_table_get(r->headers_out, IDS_APP_HEADER);
-    const char *ev = apr_is_empty_table(r->err_headers_out) ? NULL
-                     : apr_table_get(r->err_headers_out, IDS_APP_HEADER);
+    *v = apr_table_get(r->headers_out, name);
+    *ev = apr_is_empty_table(r->err_headers_out) ? NULL
+          : apr_table_get(r->err_headers_out, name);
+    if (*v == NULL && *ev == NULL) {
+        return 0;
+    }
+    apr_table_unset(r->headers_out, name);
+    apr_table_unset(r->err_headers_out, name);
+    return 1;
+}
 
-    if (v == NULL && ev == NULL) {
+static int ids_app_header_value(request_rec *r)
+{
+    const char *v, *ev;
+
+    if (!ids_take_resp_header(r, IDS_APP_HEADER, &v, &ev)) {
         return -1;
     }
-    apr_table_unset(r->headers_out, IDS_APP_HEADER);
-    apr_table_unset(r->err_headers_out, IDS_APP_HEADER);
     return ids_is_one(v) || ids_is_one(ev);
 }
 
@@ -2178,14 +2191,9 @@ static APR_INLINE void ids_take_revoke_header(request_rec *r, ids_state *st)
         || (!st->app_revoke && ids_srv_conf_of(r->server)->store == NULL)) {
         return;
     }
-    v = apr_table_get(r->headers_out, IDS_REVOKE_HEADER);
-    ev = apr_is_empty_table(r->err_headers_out) ? NULL
-         : apr_table_get(r->err_headers_out, IDS_REVOKE_HEADER);
-    if (v == NULL && ev == NULL) {
+    if (!ids_take_resp_header(r, IDS_REVOKE_HEADER, &v, &ev)) {
         return;
     }
-    apr_table_unset(r->headers_out, IDS_REVOKE_HEADER);
-    apr_table_unset(r->err_headers_out, IDS_REVOKE_HEADER);
     ids_app_revoke(r, st, v && ev ? apr_pstrcat(r->pool, v, ",", ev, NULL)
                                   : v ? v : ev);
 }
