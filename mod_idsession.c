@@ -744,11 +744,9 @@ static void ids_set_rules(ids_state *st, const ids_dir_conf *c)
  * secrets; else the position in c's list of the secret that verifies the
  * token's tag (an internal redirect or subrequest into a section that
  * lists them otherwise), -1 if none does; -1 where c has no secret. */
-static int ids_key_under(ids_state *st, const ids_dir_conf *c)
+static IDS_NOINLINE int ids_key_under_other(ids_state *st,
+                                            const ids_dir_conf *c)
 {
-    if (c->ring == st->rule_ring) {
-        return st->key;
-    }
     if (!ids_signed(c)) {
         return -1;
     }
@@ -758,6 +756,11 @@ static int ids_key_under(ids_state *st, const ids_dir_conf *c)
         st->other_ring = c->ring;
     }
     return st->other_key;
+}
+
+static APR_INLINE int ids_key_under(ids_state *st, const ids_dir_conf *c)
+{
+    return c->ring == st->rule_ring ? st->key : ids_key_under_other(st, c);
 }
 
 /* 1 if the chain's token is as strong as c's rules demand: at least as
