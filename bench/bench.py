@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make bench -- the per-request cost of mod_idsession side by side with httpd alone,
-mod_usertrack and mod_session (issue 4), over HTTP/1.1 and over HTTP/2 + TLS.
+mod_usertrack and mod_session, over HTTP/1.1 and over HTTP/2 + TLS.
 
 Every variant serves the same static 1 KiB file over loopback with keep-alive, on two
 paths: "mint" (a request without a cookie) and "hot" (a request with a valid cookie that
@@ -35,7 +35,7 @@ the variant itself issued: one request is made first and its Set-Cookie is sent 
    alone exactly as wrk is (measure_throughput serves both tools).
 
 Environment (defaults in brackets):
-  BENCH_N [2000]          requests per callgrind measurement (the issue asks for >= 2000)
+  BENCH_N [2000]          requests per callgrind measurement (at least 2000 for stable counts)
   BENCH_WARMUP [200]      warm-up requests per path before the counters are zeroed
   BENCH_ROUNDS [5]        wrk and h2load rounds
   BENCH_SECONDS [2]       seconds per wrk or h2load run
@@ -103,7 +103,7 @@ KEEP = os.environ.get("BENCH_KEEP") == "1"
 PIN = os.environ.get("BENCH_PIN", "1") == "1" and (os.cpu_count() or 1) >= 2
 HTTPD_CPUS, WRK_CPUS = ("0", "1") if PIN else (None, None)
 
-# mint: no cookie; hot: the variant's own cookie, keep-alive (the issue's two paths);
+# mint: no cookie; hot: the variant's own cookie, keep-alive;
 # hot/conn: the same cookie, but one request per connection (ab without -k) -- callgrind
 # only. It shows what a module pays when it cannot reuse anything from the connection's
 # previous request (mod_idsession remembers the last verified token per connection).
@@ -221,7 +221,7 @@ VARIANTS = [
             conf=TIMEOUTS_CONF, secrets={"secret": SECRET}, cookie="_session",
             needs_module=True, h2=True,
             note="IDSessionIdleTimeout 1800, IDSessionMaxLifetime 43200: the cookie is "
-                 "token.stamp (issue 12)"),
+                 "token.stamp"),
     Variant("ids-renew", "idsession timeouts, renewal", modules=IDS_LOAD,
             conf=TIMEOUTS_CONF, secrets={"secret": SECRET}, cookie="_session",
             needs_module=True, paths=("hot",), wrk=False, renew=True,
@@ -230,7 +230,7 @@ VARIANTS = [
 ]
 
 
-# -- revocation stores (issue 13) -----------------------------------------------------------
+# -- revocation stores -----------------------------------------------------------
 
 _REDIS = {}
 
@@ -290,7 +290,7 @@ VARIANTS += [
                       "once a second for its token"),
 ]
 
-# Issue 13's budgets, against the same configuration without a store.
+# Store budgets, against the same configuration without a store.
 STORE_TARGETS = {"ids-shmcb": (2500, 0.95), "ids-redis": (None, 0.80),
                  "ids-redis-reuse": (None, 0.80)}
 
@@ -716,7 +716,7 @@ def table(variants, cg, wr):
     return "\n".join([line(head), sep] + [line(r) for r in rows])
 
 
-# Targets: extra instructions per request over httpd alone (issue 4 for HTTP/1.1; the
+# Targets: extra instructions per request over httpd alone (HTTP/1.1; the
 # h2 + TLS budget for the hot path), and the throughput ratio on every path.
 TARGETS = {("ids-unsigned", "hot"): 1000, ("ids-unsigned", "mint"): 2500,
            ("ids-signed", "hot"): 4000, ("ids-signed", "mint"): 6000,
@@ -801,7 +801,7 @@ def main():
              "only): nothing can be carried over from a previous request on the connection "
              "(mod_idsession skips the HMAC and log id for the token the connection's "
              "previous request already verified, so its keep-alive hot row shows that memo "
-             "hit). The issue's targets are for mint and hot."]
+             "hit). The targets are for mint and hot."]
     if H2:
         notes.append(
             "h2 mint, h2 hot: HTTP/2 over TLS 1.3 (mod_ssl + mod_http2, self-signed EC P-256 "

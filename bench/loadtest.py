@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make loadtest -- mod_idsession under sustained load with two graceful restarts (issue 4).
+"""make loadtest -- mod_idsession under sustained load with two graceful restarts.
 
 httpd (event MPM, 2 children) serves a static 1 KiB file with `IDSession On` and a secret
 (signed tokens). Two wrk processes run for LOADTEST_SECONDS (default 60) with 64

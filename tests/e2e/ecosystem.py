@@ -1,4 +1,4 @@
-"""Helpers shared by the test_ecosystem_*.py files (issue 5): the optional-function test
+"""Helpers shared by the test_ecosystem_*.py files: the optional-function test
 module, mod_php, a php-fpm process run by the test, a header-echoing CGI, log ids.
 
     from ecosystem import TESTMOD_LOAD, PHP_LOAD, PhpFpm, ECHO_CGI, log_id

@@ -1,4 +1,4 @@
-"""Helpers for the revocation tests (issue 13): a redis-server run by the test, wrk under
+"""Helpers for the revocation tests: a redis-server run by the test, wrk under
 load, and a graceful restart of a harness server.
 
     from stores import REDIS, RedisServer, wrk, graceful

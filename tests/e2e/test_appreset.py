@@ -1,4 +1,4 @@
-"""Issue 6, rotation by the application: IDSessionAppReset, SESSION_TOKEN_NEXT and the
+"""Rotation by the application: IDSessionAppReset, SESSION_TOKEN_NEXT and the
 `IDSession-Reset: 1` response header, from CGI (sh and perl), PHP (php-cgi through
 mod_actions, and mod_php) and a proxied backend (a second httpd behind mod_proxy_http);
 200 pages, redirects and error pages; no header, a client-sent header, values other

@@ -1,4 +1,4 @@
-"""Issue 11 in a real browser (headless Chromium 156, browser.py), over https with two
+"""Cross-site rules in a real browser (headless Chromium 156, browser.py), over https with two
 sites: site 1 (https://127.0.0.1:P, the module's) and site 2 (https://127.0.0.2:P, another
 site, so every request from its pages to site 1 is cross-site).
 
@@ -15,7 +15,7 @@ site, so every request from its pages to site 1 is cross-site).
   partition; an unpartitioned one is a blocked third-party cookie; the Lax session cookie
   is neither sent nor overwritten.
 
-Servers: `httpd` uses only directives older than issue 11 (so that an older build runs
+Servers: `httpd` uses only directives older than the cross-site rules (so that an older build runs
 these tests too), `httpd_new` the new ones (IDSessionResetFrom, IDSessionCookiePartitioned).
 
 What Chromium 156 does here (pinned below): a partitioned cookie's partitionKey is
@@ -38,7 +38,7 @@ from idshttpd import UNSET, token_re
 
 TOK = token_re(32)
 
-# Only directives that predate issue 11, so that an older build can run these tests too.
+# Only directives that predate the cross-site rules, so that an older build can run these tests too.
 CONF = r"""
 <Location /s>
     IDSession On

@@ -114,7 +114,7 @@ def test_host_prefix_cookie(httpd, browser):
 
 
 def test_cross_site_post_arrives_without_cookie(httpd, browser):
-    """The browser's side of issue 11: a SameSite=Lax cookie is withheld from a cross-site
+    """The browser's side of the cross-site rules: a SameSite=Lax cookie is withheld from a cross-site
     POST, so the module sees a request without a session."""
     start_session(httpd, browser)
     env = cross_site_post(httpd, browser)
@@ -124,7 +124,7 @@ def test_cross_site_post_arrives_without_cookie(httpd, browser):
 
 
 def test_cross_site_post_keeps_session(httpd, browser):
-    """Issue 11: the module gives the cookie-less cross-site POST a token of its own but
+    """The module gives the cookie-less cross-site POST a token of its own but
     no Set-Cookie, so the session the browser already had stays."""
     tok = start_session(httpd, browser)
     env = cross_site_post(httpd, browser)

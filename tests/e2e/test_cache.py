@@ -1,4 +1,4 @@
-"""Issue 3, cache safety: a response that carries the session Set-Cookie gets
+"""Cache safety: a response that carries the session Set-Cookie gets
 `Cache-Control: private` merged with whatever the handler set (mod_headers, mod_expires, a
 CGI), a hot-path response gets nothing added, the reset response says no-store; and with
 mod_cache + mod_cache_disk in front, a Set-Cookie response is never replayed to another

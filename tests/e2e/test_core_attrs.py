@@ -1,4 +1,4 @@
-"""Issue 2, directives: the Set-Cookie attributes each directive produces, over plain HTTP
+"""Directives: the Set-Cookie attributes each directive produces, over plain HTTP
 and TLS; token lengths; cookie-name prefixes (__Host-, __Secure-)."""
 
 import email.utils

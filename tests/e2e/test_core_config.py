@@ -1,4 +1,4 @@
-"""Issue 2: every bad directive value fails `apache2 -t` with a message naming the directive;
+"""Every bad directive value fails `apache2 -t` with a message naming the directive;
 prefix contradictions within one section fail too; good values pass."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Issue 2, directive contexts: server config, <VirtualHost>, <Directory>, <Location>,
+"""Directive contexts: server config, <VirtualHost>, <Directory>, <Location>,
 <Files> and .htaccess (AllowOverride FileInfo), with inner sections inheriting what they
 don't set."""
 

@@ -1,4 +1,4 @@
-"""Issue 2: the module works under the event, worker and prefork MPMs (CGI through mod_cgid
+"""The module works under the event, worker and prefork MPMs (CGI through mod_cgid
 or mod_cgi, SSI, the reset handler, TLS)."""
 
 import re

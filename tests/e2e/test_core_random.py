@@ -1,4 +1,4 @@
-"""Issue 2: if the random source fails, the answer is a 500 with a logged error, never a
+"""If the random source fails, the answer is a 500 with a logged error, never a
 weaker token. An LD_PRELOAD shim makes getrandom(2) (what APR uses) fail while a flag file
 exists, so the server starts normally and the failure is switched on per request."""
 

@@ -1,4 +1,4 @@
-"""Issue 2, the reset handler (SetHandler idsession-reset): methods and status codes,
+"""The reset handler (SetHandler idsession-reset): methods and status codes,
 exactly one Set-Cookie, Cache-Control: no-store, the redirect target and `next`, the
 location's cookie attributes, SESSION_TOKEN in notes."""
 

@@ -1,4 +1,4 @@
-"""Issue 2, fixups hook: a token kept or minted, exactly one Set-Cookie, SESSION_TOKEN for
+"""Fixups hook: a token kept or minted, exactly one Set-Cookie, SESSION_TOKEN for
 CGI/PHP/SSI, one token per request chain, RFC 6265 scanning, IDSession Off."""
 
 import re

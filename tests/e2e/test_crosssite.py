@@ -1,4 +1,4 @@
-"""Issue 11, cross-site requests, with curl (test_browser.py does the same with Chromium):
+"""Cross-site requests, with curl (test_browser.py does the same with Chromium):
 
 0. A cookie the browser withheld is never overwritten: a request without a valid session
    cookie whose Fetch Metadata (`Sec-Fetch-Site: cross-site`, and for SameSite Lax --
@@ -13,7 +13,7 @@
    name prefixes, and `Header always edit Set-Cookie` reaching the module's cookie on
    every path (mint, reset handler, application rotation, error responses).
 
-Servers: `httpd` (plain http; only directives the module had before issue 11, so that the
+Servers: `httpd` (plain http; only directives the module had before the cross-site rules, so that the
 behaviour tests also run against an older build) and `newconf` (http + TLS, the new
 directives)."""
 
@@ -58,7 +58,7 @@ done
 
 EDIT = r'Header always edit Set-Cookie "^(_session=.*)$" "$1; X-Edited"'
 
-# Only directives that predate issue 11.
+# Only directives that predate the cross-site rules.
 CONF = TESTMOD_LOAD + r"""
 <Location /s>
     IDSession On
@@ -275,7 +275,7 @@ def assert_withheld(r, expect_env=True):
 
 
 def assert_sent(r, expect_env=True):
-    """A response that sets the minted token as before issue 11."""
+    """A response that sets the minted token as before the cross-site rules."""
     assert r.status == 200, r
     assert len(r.headers_named("set-cookie")) == 1, r.headers
     [c] = r.set_cookies(NAME)
@@ -340,14 +340,14 @@ def test_not_cross_site_sets_cookie(httpd, loc, site):
 
 
 def test_without_fetch_metadata_sets_cookie(httpd):
-    """curl, scripts and old browsers send no Sec-Fetch-Site: as before issue 11."""
+    """curl, scripts and old browsers send no Sec-Fetch-Site: as before the cross-site rules."""
     for path in ("/strict/env.cgi", "/s/env.cgi"):
         assert_sent(httpd.curl(path, method="POST", data="x=1"))
 
 
 def test_plain_http_cross_site_post_by_origin_is_withheld(httpd):
     """Browsers send Fetch Metadata to HTTPS sites only; over plain HTTP a cross-site
-    form POST still carries Origin, which the module then reads (the review's M3)."""
+    form POST still carries Origin, which the module then reads."""
     own = "http://127.0.0.1:%d" % httpd.port
     for path in ("/strict/env.cgi", "/s/env.cgi"):
         assert_withheld(httpd.curl(path, method="POST", data="x=1",
@@ -467,7 +467,7 @@ def assert_refused(h, r, old=None, loc="/s"):
 
 
 def test_reset_without_fetch_metadata_or_origin(httpd):
-    """curl: as before issue 11, GET 302 and POST 303 with a new cookie."""
+    """curl: as before the cross-site rules, GET 302 and POST 303 with a new cookie."""
     t = token()
     assert_reset(httpd.curl("/s/reset", cookie_header="_session=" + t), t)
     assert_reset(httpd.curl("/s/reset", method="POST", data="a=1",
@@ -477,7 +477,7 @@ def test_reset_without_fetch_metadata_or_origin(httpd):
 
 def test_reset_by_referer_without_fetch_metadata_or_origin(httpd):
     """Over plain HTTP a cross-site link carries neither Sec-Fetch-Site nor Origin, but
-    usually a Referer: a foreign one is refused, our own resets (the review's M3)."""
+    usually a Referer: a foreign one is refused, our own resets."""
     t = token()
     r = httpd.curl("/s/reset", cookie_header="_session=" + t,
                    headers=["Referer: http://evil.example/page"])

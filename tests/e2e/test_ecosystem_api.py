@@ -1,4 +1,4 @@
-"""Issue 5, the API for other modules: mod_idsession.h's optional functions
+"""The API for other modules: mod_idsession.h's optional functions
 idsession_get_token and idsession_reset_token, used by tests/mod/mod_idsession_test.c
 (handler `idsession-test`, retrieved in an optional_fn_retrieve hook)."""
 

@@ -1,4 +1,4 @@
-"""Issue 5, scale-out: one front httpd (no mod_idsession) with mod_proxy_balancer in
+"""Scale-out: one front httpd (no mod_idsession) with mod_proxy_balancer in
 round-robin (lbmethod_byrequests) over two node httpds.
 
 - /app/: both nodes read the same secret file, so a token minted through either node stays

@@ -1,4 +1,4 @@
-"""Issue 5, who can see the token: SSI (`<!--#echo var=...-->`), mod_rewrite's
+"""Who can see the token: SSI (`<!--#echo var=...-->`), mod_rewrite's
 %{ENV:SESSION_TOKEN} in per-directory context (<Directory>, .htaccess) and -- documented by
 test -- not in server context, where rules run before the fixups phase; a LogFormat with
 %{SESSION_LOG_ID}n (log ids instead of tokens); and mod_info listing the directives."""

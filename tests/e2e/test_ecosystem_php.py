@@ -1,4 +1,4 @@
-"""Issue 5, PHP: mod_php (libapache2-mod-php8.2 under prefork) and PHP-FPM (php-fpm8.2 over
+"""PHP: mod_php (libapache2-mod-php8.2 under prefork) and PHP-FPM (php-fpm8.2 over
 mod_proxy_fcgi, started by the test on a loopback TCP port and on a unix socket) both read
 $_SERVER['SESSION_TOKEN'], SESSION_TOKEN_NEW and SESSION_LOG_ID.
 
@@ -59,7 +59,7 @@ FPM_CONF = """
 </Location>
 """
 
-# The login recipe of issue 6 in one request: store user <-> SESSION_TOKEN_NEXT, then ask
+# The login recipe in one request: store user <-> SESSION_TOKEN_NEXT, then ask
 # the module to rotate.
 LOGIN_PHP = """<?php
 header('Content-Type: text/plain');

@@ -1,4 +1,4 @@
-"""Issue 5, backends: IDSessionHeader sends the token as a request header to whatever
+"""Backends: IDSessionHeader sends the token as a request header to whatever
 handles the request -- a real second httpd behind mod_proxy_http (its CGI echoes the request
 headers it got), a local CGI, and PHP-FPM behind mod_proxy_fcgi -- and removes any copy the
 client sent, always (also where IDSession is Off, and whatever the capitalisation), in every

@@ -1,4 +1,4 @@
-"""Issue 3, hostile Cookie headers, sent byte for byte over a socket.
+"""Hostile Cookie headers, sent byte for byte over a socket.
 
 Every case is one request (exact header lines) to an unsigned server, a signed server
 (IDSessionSecret) or a server with very large request limits, and says what must happen:

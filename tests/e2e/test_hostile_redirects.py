@@ -1,4 +1,4 @@
-"""Issue 3, open-redirect payloads for `next` on the reset handler, sent byte for byte.
+"""Open-redirect payloads for `next` on the reset handler, sent byte for byte.
 
 Each payload goes to an unsigned reset location by GET and to a signed one by POST.  For
 every one:
@@ -17,7 +17,7 @@ and at the end the server still answers and no child crashed.
 On `/.//evil`: a browser resolves the Location `/.//evil` against http://host/... as a
 path-absolute reference -- RFC 3986 5.2.2 keeps the base authority, but 5.2.4 turns the
 path into `//evil`, which anything that reuses the path as a reference reads as another
-host.  So `next` with a "." or ".." segment, raw or percent-encoded, is refused (issue 10).
+host.  So `next` with a "." or ".." segment, raw or percent-encoded, is refused.
 `/@evil` stays on this origin and may be honoured; the test only insists that the host is
 kept."""
 

@@ -1,4 +1,4 @@
-"""Issue 4: the CI-sized load test. `bench/loadtest.sh` with LOADTEST_SECONDS=10 (the short
+"""The CI-sized load test. `bench/loadtest.sh` with LOADTEST_SECONDS=10 (the short
 version of `make loadtest`: wrk at 128 connections, half with a cookie, two graceful
 restarts) must pass: no socket error, no answer outside 2xx, the cookie contract kept, a
 clean error log. Only the script's verdict is asserted; no timing.

@@ -1,4 +1,4 @@
-"""Issue 10, the outside review, for requests in a chain: subrequests (SSI, mod_dir's
+"""Requests in a chain: subrequests (SSI, mod_dir's
 DirectoryIndex lookup), mod_dir's fast redirect and internal redirects (ErrorDocument).
 
 A. A client's copy of the IDSessionHeader header (any case, '-' or '_') is removed in every
@@ -63,7 +63,7 @@ FRONT_CONF = """
     AddOutputFilter INCLUDES .shtml
 </Directory>
 
-# The issue's repro: an SSI page includes a proxied location with IDSession Off ...
+# The reported case: an SSI page includes a proxied location with IDSession Off ...
 <Location /app2/>
     IDSession Off
     IDSessionHeader X-Session-Token
@@ -143,7 +143,7 @@ def req_id():
 
 
 def test_ssi_include_into_proxy_strips_client_header(chain):
-    """The issue's repro: an SSI page (no IDSessionHeader of its own) includes a proxied
+    """The reported case: an SSI page (no IDSessionHeader of its own) includes a proxied
     location that has IDSessionHeader and IDSession Off.  The include's subrequest never
     ran header_parser; the backend must see none of the client's spellings."""
     front, backend = chain
@@ -214,7 +214,7 @@ def test_ssi_include_into_cgi_strips_client_header(chain):
 
 
 def test_ssi_include_of_fast_redirected_directory_strips_client_header(chain):
-    """The review's M1: an SSI page includes the directory /app3/, which mod_dir
+    """An SSI page includes the directory /app3/, which mod_dir
     fast-redirects (inside the subrequest) to index.cgi, the only place with
     IDSessionHeader: that CGI must not see the client's value either."""
     front, _ = chain

@@ -1,4 +1,4 @@
-"""Issue 10, the outside review: a token planted through ',' in a sibling cookie, store
+"""Hardening: a token planted through ',' in a sibling cookie, store
 keys that resist offline search (SESSION_STORE_KEY), literal secrets left in memory,
 readable secret files, and misconfigurations that gave every request a new token.
 
@@ -57,7 +57,7 @@ def httpd(httpd_module_factory):
 # ---- 1. ',' is part of a value: no token planted through a sibling cookie ----------------
 
 def test_comma_plant_under_host_prefix_signed(httpd):
-    """The review's attack: an attacker who controls any cookie value of the site (a
+    """An attacker who controls any cookie value of the site (a
     sibling subdomain, a reflected preference) plants T, a genuine signed token it
     fetched, before the victim's own V.  The victim's V stays the session."""
     planted, own = signed(S1), signed(S1)

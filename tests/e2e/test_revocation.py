@@ -1,4 +1,4 @@
-"""Issue 13: revocation through IDSessionStore, with each provider (shmcb, dbm, redis).
+"""Revocation through IDSessionStore, with each provider (shmcb, dbm, redis).
 
 A reset or an application rotation revokes the old token after IDSessionRevokeGrace; the
 application revokes sessions with IDSession-Revoke; an administrator through SetHandler

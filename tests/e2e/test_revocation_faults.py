@@ -1,4 +1,4 @@
-"""Issue 13: the store's configuration and faults.  A stalled store never stalls the web
+"""The store's configuration and faults.  A stalled store never stalls the web
 server: killed, frozen (SIGSTOP), restarted or unreachable at startup, no request waits
 longer than IDSessionStoreTimeout (+100 ms), and IDSessionStoreFailure says what a request
 with a session gets meanwhile.  Two servers sharing Redis see each other's revocations."""
@@ -271,7 +271,7 @@ def test_reuse_on_one_connection(httpd_factory, redis, reuse):
     assert refused(h, tok)              # a new connection asks the store
 
 
-# ---- the counters (issue 14) -------------------------------------------------------------
+# ---- the counters -------------------------------------------------------------
 
 METRICS = """
 <Location /metrics>

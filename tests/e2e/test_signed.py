@@ -1,4 +1,4 @@
-"""Issue 3, signed tokens (IDSessionSecret): the R.T format checked with Python's own
+"""Signed tokens (IDSessionSecret): the R.T format checked with Python's own
 hmac/hashlib, the first secret signs and every secret verifies, everything else is replaced
 by a freshly signed token, file: secrets, configuration errors that never show the secret,
 no IDSessionSecret in .htaccess, secrets per <Location>/<Directory>, two servers sharing a

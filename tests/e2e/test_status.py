@@ -1,4 +1,4 @@
-"""Issue 14: what operators see. The counters in server-status (?auto lines and the HTML
+"""What operators see. The counters in server-status (?auto lines and the HTML
 section) after known traffic under each MPM, exact under concurrency, kept across a
 graceful restart and zeroed by a full one; SESSION_KEY_INDEX in the environment and the
 access log; the numbered log messages; the version in mod_info. The Prometheus recipe
@@ -172,7 +172,7 @@ def test_counters_after_known_traffic(httpd_factory, mpm):
                           IDSessionVerifiedKey1=0)
     want = known_traffic(h)
     assert counters(h) == want
-    # ?auto: the issue's names in the issue's order, the keys after them.
+    # ?auto: the documented names in the documented order, the keys after them.
     names = [l.split(":")[0] for l in h.curl("/server-status?auto").body.splitlines()
              if l.startswith("IDSession")]
     assert names == COUNTERS + ["IDSessionVerifiedKey0", "IDSessionVerifiedKey1"]

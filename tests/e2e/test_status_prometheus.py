@@ -1,4 +1,4 @@
-"""Issue 14: README's Prometheus recipe, run as printed. The httpd snippet and the
+"""README's Prometheus recipe, run as printed. The httpd snippet and the
 scrape configuration are taken from README.md; Debian's prometheus scrapes the
 idsession-metrics handler and its HTTP API must answer with the counts of known traffic.
 promtool lints the exposition, and the text is parsed here line by line."""

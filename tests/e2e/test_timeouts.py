@@ -1,4 +1,4 @@
-"""Issue 12, sessions that end: IDSessionIdleTimeout, IDSessionMaxLifetime,
+"""Sessions that end: IDSessionIdleTimeout, IDSessionMaxLifetime,
 IDSessionRenewInterval and IDSessionAdoptUntil, with real time (timeouts of 1-3 s).
 
 The cookie is R.T.S; S is checked with the README's own Python snippet (extracted from
@@ -448,7 +448,7 @@ def test_startup_fails_without_secret(httpd_factory):
 
 
 def test_unstamped_chain_not_handed_to_timed_location(httpd):
-    """The review's M2: timeouts are rules too.  A chain read where no timeout applies
+    """Timeouts are rules too.  A chain read where no timeout applies
     accepts a bare R.T (here one whose stamp was stripped); its ErrorDocument in a timed
     location must not hand that session over: no SESSION_* there, no new cookie."""
     r0, _ = get(httpd, "/t/env.cgi")
@@ -465,7 +465,7 @@ def test_unstamped_chain_not_handed_to_timed_location(httpd):
 def test_timeout_without_secret_in_a_files_section_fails_closed(httpd_factory):
     """A timeout that only a <FilesMatch> (invisible to the startup check) brings, with no
     IDSessionSecret anywhere: sessions could not end there, so the request answers 500
-    and the error log says why, once a minute at most (the review's L1)."""
+    and the error log says why, once a minute at most."""
     h = httpd_factory(conf='IDSession On\n<FilesMatch "\\.cgi$">\n    IDSessionIdleTimeout 60\n'
                            '</FilesMatch>\n', cgi=True, start=False)
     h.write_cgi("f/env.cgi", ENV)
