@@ -13,7 +13,7 @@
 #include "httpd.h"
 #include "apr_atomic.h"
 
-/* A log message's stable number, listed in README ("Log messages"); a
+/* A log message's stable number, listed in docs/operations.md ("Log messages"); a
  * number is never reused. */
 #define IDS_LOGNO(n) "IDS" #n ": "
 

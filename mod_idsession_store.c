@@ -7,7 +7,7 @@
  * directive is read, init'ed in post_config and, for providers that are not
  * thread-safe, guarded by the global mutex idsession-store, as mod_ssl's
  * ssl_scache.c does.  A fleet: Redis through hiredis, whose connect and
- * read timeouts are real (mod_socache_redis's are not; see README), with a
+ * read timeouts are real (mod_socache_redis's are not; see docs/operations.md), with a
  * pool of connections per child process and the log ids sharded over the
  * servers listed.  Every Redis call has one deadline (the socache
  * providers are local: shmcb in shared memory, dbm a file under the global
@@ -550,7 +550,7 @@ const char *ids_store_create(cmd_parms *cmd, const char *arg, ids_store **out)
     if (!strcasecmp(kind, "memcache")) {
         return "IDSessionStore: memcache is not supported: "
                "mod_socache_memcache sets no read timeout, so a frozen "
-               "memcached would hold every request; use redis (see README)";
+               "memcached would hold every request; use redis";
     }
     st->prov = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, kind,
                                   AP_SOCACHE_PROVIDER_VERSION);

@@ -4,7 +4,7 @@
  * The stamp codec.  The input is "token SP stamp" (no SP: all of it is the
  * stamp of a fixed token).  ids_stamp_check under rings of one and two keys
  * must agree with a reference written here (OpenSSL's HMAC(), an
- * independent base64url decoder, the time rules of the README), and no
+ * independent base64url decoder, the time rules of docs/mod_idsession.md), and no
  * stamp verifies under two different keys.  The first 16 input bytes (padded with
  * zeros) are then used as created/renewed times: a stamp made with them
  * must verify exactly when the time rules allow, and with one character
