@@ -2,7 +2,7 @@
 section) after known traffic under each MPM, exact under concurrency, kept across a
 graceful restart and zeroed by a full one; SESSION_KEY_INDEX in the environment and the
 access log; the numbered log messages; the version in mod_info. The Prometheus recipe
-of README is tested in test_status_prometheus.py."""
+of docs/operations.md is tested in test_status_prometheus.py."""
 
 import base64
 import hashlib
@@ -111,7 +111,7 @@ def counters(h):
 
 
 def stamp(secret, tok, created, renewed):
-    """A stamp as README's token format lays it out."""
+    """A stamp as the manual's token format lays it out."""
     times = struct.pack(">QQ", created, renewed)
     mac = hmac.new(secret.encode(), b"mod_idsession stamp v1\0" + times + tok.encode(),
                    hashlib.sha256).digest()[:16]
@@ -376,7 +376,7 @@ def test_at_most_32_secrets(configtest):
     assert rc == 0, out
 
 
-# ---- the message numbers, in the source and in README ------------------------------------
+# ---- the message numbers, in the source and in docs/operations.md --------------------------------
 
 def source_numbers():
     nums = []
@@ -385,15 +385,15 @@ def source_numbers():
     return nums
 
 
-def readme_numbers():
-    text = (REPO / "README.md").read_text()
+def documented_numbers():
+    text = (REPO / "docs" / "operations.md").read_text()
     return re.findall(r"^\| `IDS(\d{5})` \|", text, re.M)
 
 
-def test_every_number_once_and_in_readme():
+def test_every_number_once_and_documented():
     nums = source_numbers()
     assert len(nums) == len(set(nums)) >= 15, nums
-    assert sorted(readme_numbers()) == sorted(nums)
+    assert sorted(documented_numbers()) == sorted(nums)
 
 
 def test_every_message_at_notice_or_above_is_numbered():

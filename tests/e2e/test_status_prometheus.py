@@ -1,5 +1,5 @@
-"""README's Prometheus recipe, run as printed. The httpd snippet and the
-scrape configuration are taken from README.md; Debian's prometheus scrapes the
+"""The Prometheus recipe of docs/operations.md, run as printed. The httpd snippet and the
+scrape configuration are taken from it; Debian's prometheus scrapes the
 idsession-metrics handler and its HTTP API must answer with the counts of known traffic.
 promtool lints the exposition, and the text is parsed here line by line."""
 
@@ -20,18 +20,18 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 
-def readme_block(lang, needle):
-    """The first ```lang block of README.md that holds needle."""
-    text = (REPO / "README.md").read_text()
+def doc_block(lang, needle):
+    """The first ```lang block of docs/operations.md that holds needle."""
+    text = (REPO / "docs" / "operations.md").read_text()
     for m in re.finditer(r"^```%s\n(.*?)^```" % lang, text, re.M | re.S):
         if needle in m.group(1):
             return m.group(1)
-    raise AssertionError("README.md has no ```%s block with %r" % (lang, needle))
+    raise AssertionError("docs/operations.md has no ```%s block with %r" % (lang, needle))
 
 
 @pytest.fixture(scope="module")
 def httpd(httpd_module_factory):
-    recipe = readme_block("apache", "SetHandler idsession-metrics")
+    recipe = doc_block("apache", "SetHandler idsession-metrics")
     conf = recipe + """
 <Location /s>
     IDSession On
@@ -97,10 +97,10 @@ def _get_json(url):
 
 
 def test_prometheus_scrapes_the_recipe(httpd, tmp_path):
-    scrape = readme_block("yaml", "metrics_path: /idsession-metrics")
+    scrape = doc_block("yaml", "metrics_path: /idsession-metrics")
     scrape = re.sub(r'"[^"]*:80"', '"127.0.0.1:%d"' % httpd.port, scrape)
     assert str(httpd.port) in scrape
-    # the README's scrape configuration, with a short interval so that the test is quick
+    # the documented scrape configuration, with a short interval so that the test is quick
     (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 1s\n" + scrape)
     p = subprocess.run([PROMTOOL, "check", "config", str(tmp_path / "prometheus.yml")],
                        capture_output=True, text=True, timeout=60)
