@@ -3093,7 +3093,7 @@ static const char *set_store_failure(cmd_parms *cmd, void *dv,
 static const command_rec ids_cmds[] = {
     AP_INIT_FLAG("IDSession", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ids_dir_conf, enabled), OR_FILEINFO,
-                 "On to give every request a session token"),
+                 "On to give every request a session token (default Off)"),
     AP_INIT_TAKE1("IDSessionCookieName", set_cookie_name, NULL, OR_FILEINFO,
                   "Name of the session cookie (default _session)"),
     AP_INIT_TAKE1("IDSessionCookiePath", set_cookie_path, NULL, OR_FILEINFO,
@@ -3103,7 +3103,7 @@ static const command_rec ids_cmds[] = {
                   "Domain attribute of the session cookie (default none)"),
     AP_INIT_TAKE1("IDSessionCookieSecure", set_cookie_secure, NULL,
                   OR_FILEINFO,
-                  "On, Off or Auto (Secure over TLS only; the default)"),
+                  "On, Off or Auto: Secure over TLS only (default Auto)"),
     AP_INIT_FLAG("IDSessionCookieHttpOnly", set_cookie_httponly, NULL,
                  OR_FILEINFO,
                  "HttpOnly attribute of the session cookie (default On)"),
@@ -3112,49 +3112,55 @@ static const command_rec ids_cmds[] = {
                  "Partitioned attribute (CHIPS), sent with Secure only "
                  "(default Off)"),
     AP_INIT_TAKE1("IDSessionCookieSameSite", set_cookie_samesite, NULL,
-                  OR_FILEINFO, "Strict, Lax (default), None or Off"),
+                  OR_FILEINFO, "Strict, Lax, None or Off (default Lax)"),
     AP_INIT_TAKE1("IDSessionCookieMaxAge", set_max_age, NULL, OR_FILEINFO,
-                  "Cookie lifetime in seconds; 0 (default) for a "
-                  "browser-session cookie"),
+                  "Cookie lifetime in seconds, 0 for a browser-session "
+                  "cookie (default none: a browser-session cookie; under a "
+                  "timeout, the session's end plus 300 s)"),
     AP_INIT_TAKE1("IDSessionTokenBytes", set_token_bytes, NULL, OR_FILEINFO,
                   "Random bytes per token, 16 to 192 (default 32)"),
     AP_INIT_TAKE1("IDSessionResetRedirect", set_reset_redirect, NULL,
                   OR_FILEINFO,
                   "Where idsession-reset redirects to (default /)"),
     AP_INIT_TAKE1("IDSessionResetFrom", set_reset_from, NULL, OR_FILEINFO,
-                  "Who may reset: same-origin (default), same-site or any"),
+                  "Who may reset: same-origin, same-site or any "
+                  "(default same-origin)"),
     AP_INIT_TAKE1("IDSessionSecret", add_secret, NULL,
                   RSRC_CONF | ACCESS_CONF,
-                  "HMAC secret (or file:/path); the first signs, all verify"),
+                  "HMAC secret (or file:/path); the first signs, all verify "
+                  "(default none)"),
     AP_INIT_TAKE1("IDSessionHeader", set_header, NULL, OR_FILEINFO,
                   "Request header that carries the token to the handler "
                   "or backend (default none)"),
     AP_INIT_TAKE1("IDSessionIdleTimeout", set_timeout,
                   (void *)APR_OFFSETOF(ids_dir_conf, idle_timeout),
                   RSRC_CONF | ACCESS_CONF,
-                  "Seconds without renewal after which a session has ended "
-                  "(default 0: off); needs IDSessionSecret"),
+                  "Seconds without renewal after which a session has ended; "
+                  "needs IDSessionSecret (default 0: off)"),
     AP_INIT_TAKE1("IDSessionMaxLifetime", set_timeout,
                   (void *)APR_OFFSETOF(ids_dir_conf, max_lifetime),
                   RSRC_CONF | ACCESS_CONF,
-                  "Seconds after its creation at which a session has ended "
-                  "(default 0: off); needs IDSessionSecret"),
+                  "Seconds after its creation at which a session has ended; "
+                  "needs IDSessionSecret (default 0: off)"),
     AP_INIT_TAKE1("IDSessionRenewInterval", set_timeout,
                   (void *)APR_OFFSETOF(ids_dir_conf, renew_interval),
                   RSRC_CONF | ACCESS_CONF,
                   "Seconds between renewals of an active session's stamp "
-                  "(default a quarter of IDSessionIdleTimeout, at most 300)"),
+                  "(default none: a quarter of IDSessionIdleTimeout, at most "
+                  "300)"),
     AP_INIT_TAKE1("IDSessionAdoptUntil", set_adopt_until, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "RFC 3339 UTC time until which a signed token without a "
-                  "stamp is adopted (default: never)"),
+                  "stamp is adopted (default none: never)"),
     AP_INIT_FLAG("IDSessionAppReset", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ids_dir_conf, app_reset), OR_FILEINFO,
                  "On to offer SESSION_TOKEN_NEXT and honour the "
-                 "application's IDSession-Reset response header"),
+                 "application's IDSession-Reset response header "
+                 "(default Off)"),
     AP_INIT_TAKE1("IDSessionStore", set_store, NULL, RSRC_CONF,
                   "Where revoked sessions are listed: shmcb:/path(bytes), "
-                  "dbm:/path or redis:host:port[,host:port...]"),
+                  "dbm:/path or redis:host:port[,host:port...] "
+                  "(default none)"),
     AP_INIT_TAKE1("IDSessionStoreTimeout", set_srv_int,
                   (void *)APR_OFFSETOF(ids_srv_conf, timeout), RSRC_CONF,
                   "Milliseconds a request waits for the store at most "
@@ -3167,8 +3173,8 @@ static const command_rec ids_cmds[] = {
                   "for its token, 0 to 300 (default 0: asks every time)"),
     AP_INIT_TAKE1("IDSessionStoreFailure", set_store_failure, NULL,
                   RSRC_CONF | ACCESS_CONF,
-                  "open (default: a session is taken as not revoked) or "
-                  "closed (503) while the store does not answer"),
+                  "open (a session is taken as not revoked) or closed (503) "
+                  "while the store does not answer (default open)"),
     AP_INIT_TAKE1("IDSessionRevokeGrace", set_srv_int,
                   (void *)APR_OFFSETOF(ids_srv_conf, grace), RSRC_CONF,
                   "Seconds a token replaced by a reset is still accepted "
@@ -3176,11 +3182,11 @@ static const command_rec ids_cmds[] = {
     AP_INIT_TAKE1("IDSessionRevokeKeep", set_srv_int,
                   (void *)APR_OFFSETOF(ids_srv_conf, keep), RSRC_CONF,
                   "Seconds a revocation is kept without IDSessionMaxLifetime "
-                  "(default 2592000, 30 days)"),
+                  "(default 2592000: 30 days)"),
     AP_INIT_FLAG("IDSessionAppRevoke", set_app_revoke, NULL,
                  RSRC_CONF | ACCESS_CONF,
                  "On to honour the application's IDSession-Revoke response "
-                 "header"),
+                 "header (default Off)"),
     { NULL }
 };
 
