@@ -1,9 +1,10 @@
 """Sessions that end: IDSessionIdleTimeout, IDSessionMaxLifetime,
 IDSessionRenewInterval and IDSessionAdoptUntil, with real time (timeouts of 1-3 s).
 
-The cookie is R.T.S; S is checked with the README's own Python snippet (extracted from
-README.md and run here), so the documented layout is the one the module writes.  Tests
-wait for the wall clock to pass a deadline (wait_until), never for a fixed sleep."""
+The cookie is R.T.S; S is checked with the manual's own Python snippet (extracted from
+docs/mod_idsession.md and run here), so the documented layout is the one the module
+writes.  Tests wait for the wall clock to pass a deadline (wait_until), never for a
+fixed sleep."""
 
 import hashlib
 import http.client
@@ -102,11 +103,11 @@ CustomLog "@ROOT@/logs/expired_log" idsexp
 
 
 def snippet():
-    """The README's stamp verification snippet, run as it is printed."""
-    text = (REPO / "README.md").read_text()
+    """The manual's stamp verification snippet, run as it is printed."""
+    text = (REPO / "docs" / "mod_idsession.md").read_text()
     m = re.search(r"<!-- stamp-snippet -->\n```python\n(.*?)```\n<!-- /stamp-snippet -->",
                   text, re.S)
-    assert m, "README.md lost its stamp snippet"
+    assert m, "docs/mod_idsession.md lost its stamp snippet"
     ns = {}
     exec(m.group(1), ns)
     return ns["stamp_times"]
