@@ -2,7 +2,8 @@
 #
 #   make            build .libs/mod_idsession.so with apxs
 #   make demo       run httpd in the foreground on 127.0.0.1:8080
-#   make test       unit tests (ASan+UBSan), fuzz corpus replay, e2e tests,
+#   make test       unit tests (ASan+UBSan), fuzz corpus replay, the manual
+#                   against the code (docs-test), e2e tests,
 #                   ThreadSanitizer over the HTTP/2 memo (test-tsan)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      per-request cost side by side (callgrind + wrk; h2 + TLS with h2load)
@@ -28,7 +29,7 @@ TESTMOD      := tests/mod/.libs/mod_idsession_test.so
 CFLAGS_WARN  := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
                 -Wstrict-prototypes -Wshadow -Wformat=2
 
-.PHONY: all demo test unit fuzz-replay e2e fuzz bench loadtest \
+.PHONY: all demo test unit fuzz-replay docs-test e2e fuzz bench loadtest \
         test-valgrind test-tsan install uninstall deb clean deps-build
 
 all: $(MODULE)
@@ -50,6 +51,7 @@ test: $(MODULE) $(TESTMOD)
 	@$(DEPS) test
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
+	$(MAKE) docs-test
 	$(MAKE) e2e
 	$(MAKE) test-tsan
 
@@ -58,6 +60,10 @@ unit:
 
 fuzz-replay:
 	$(MAKE) -C tests/fuzz replay
+
+# docs/mod_idsession.md against ids_cmds[], and its examples under apache2 -t.
+docs-test: $(MODULE)
+	cd tests/docs && $(PYTHON) -m pytest -p no:cacheprovider -q
 
 e2e: $(MODULE) $(TESTMOD)
 	cd tests/e2e && $(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
