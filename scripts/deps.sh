@@ -10,7 +10,7 @@ demo="$build php-cgi curl"
 test="$build curl python3-pytest php-cgi libapache2-mod-php php8.2-fpm
       clang libclang-rt-14-dev openssl ssl-cert wrk apache2-utils
       debhelper dpkg-dev fakeroot chromium chromium-driver python3-selenium
-      nghttp2-client libtsan2 prometheus redis-server"
+      nghttp2-client libtsan2 prometheus redis-server libapache2-mod-wsgi-py3"
 fuzz="clang libclang-rt-14-dev"
 bench="$build valgrind apache2-utils wrk curl nghttp2-client openssl redis-server"
 valgrind="valgrind"
