@@ -2,9 +2,9 @@
 mod_proxy_fcgi, started by the test on a loopback TCP port and on a unix socket) both read
 $_SERVER['SESSION_TOKEN'], SESSION_TOKEN_NEW and SESSION_LOG_ID.
 
-The configurations follow conf/mod_php.conf and conf/php-fpm.conf (IDSession and
-IDSessionAppReset in the application's <Directory>, a POST-only reset location), so the
-README's examples are the ones tested here."""
+The configurations follow conf/mod_php.conf and conf/php-fpm.conf (IDSession in the
+application's <Directory>, IDSessionAppReset for login.php alone, a POST-only reset
+location), so those examples are the ones tested here."""
 
 
 import pytest
@@ -23,7 +23,9 @@ MOD_PHP_CONF = PHP_LOAD + """
 <Directory "@DOCROOT@/app">
     Require all granted
     IDSession On
-    IDSessionAppReset On
+    <Files "login.php">
+        IDSessionAppReset On
+    </Files>
 </Directory>
 
 <Location "/session/reset">
@@ -39,7 +41,9 @@ FPM_CONF = """
 <Directory "@DOCROOT@/app">
     Require all granted
     IDSession On
-    IDSessionAppReset On
+    <Files "login.php">
+        IDSessionAppReset On
+    </Files>
     <FilesMatch "\\.php$">
         SetHandler "@FCGI@"
     </FilesMatch>
@@ -72,6 +76,7 @@ header('IDSession-Reset: 1');
 def write_app(h):
     h.write("app/env.php", SERVER_PHP)
     h.write("app/login.php", LOGIN_PHP)
+    h.write("app/page.php", LOGIN_PHP)         # the same script, outside <Files "login.php">
     h.write("other/env.php", SERVER_PHP)       # outside the IDSession directory
 
 
@@ -178,6 +183,18 @@ def test_app_reset_from_php(php):
     assert r.header("IDSession-Reset") is None
     r2 = php.curl("/app/env.php", cookie_header="_session=" + e["NEXT"])
     assert r2.env()["SESSION_TOKEN"] == e["NEXT"] and r2.set_cookies() == []
+
+
+def test_app_reset_only_in_login_script(php):
+    """IDSessionAppReset is on for login.php alone: any other page of the application
+    gets no SESSION_TOKEN_NEXT, and its IDSession-Reset header rotates nothing."""
+    t = token()
+    php.expect_log(r"IDS00004: IDSession-Reset: 1 in the response to /app/page.php was dropped")
+    r = php.curl("/app/page.php", cookie_header="_session=" + t)
+    assert r.status == 200
+    e = r.env()
+    assert e["OLD"] == t and e["NEXT"] == UNSET
+    assert r.set_cookies("_session") == [] and r.header("IDSession-Reset") is None
 
 
 def test_reset_location_post_only(php):
