@@ -1,8 +1,9 @@
-"""Packaging: `make deb`, `make install`/`uninstall` with DESTDIR, the a2enmod files.
+"""Packaging: `make deb`, `make html`, `make install`/`uninstall` with DESTDIR, the
+a2enmod files.
 
-Nothing here changes the machine: the .deb is built in a temporary directory and only
-inspected and unpacked, and `make install` goes to a DESTDIR.  What the installed files
-must do is checked with `apache2 -t` on a generated minimal config.
+Nothing here changes the machine: the packages are built in temporary directories and
+only inspected and unpacked, and `make install` goes to a DESTDIR.  What the installed
+files must do is checked with `apache2 -t` on a generated minimal config.
 """
 
 import os
@@ -20,6 +21,10 @@ REPO = idshttpd.REPO
 APACHE2 = idshttpd.APACHE2
 MODDIR = idshttpd.MODDIR
 PKG = "libapache2-mod-idsession"
+DEV = PKG + "-dev"
+DBGSYM = PKG + "-dbgsym"
+DOC = Path("/usr/share/doc") / PKG
+RECORD = Path("/var/lib/mod_idsession/conffiles")
 INCLUDEDIR = Path("/usr/include/apache2")
 MODS_AVAILABLE = Path("/etc/apache2/mods-available")
 INSTALLED_SO = MODDIR / "mod_idsession.so"
@@ -181,9 +186,14 @@ def destdir():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def make_install(destdir, target="install"):
-    return run(["make", "--no-print-directory", target, "DESTDIR=%s" % destdir],
-               env={"MODS_AVAILABLE": str(MODS_AVAILABLE)})
+def make_install(destdir, target="install", tree=REPO):
+    """`make install` (or `uninstall`) into destdir, from the tree; stdout + stderr."""
+    assert str(destdir).startswith(tempfile.gettempdir())
+    env = dict(os.environ, DESTDIR=str(destdir), MODS_AVAILABLE=str(MODS_AVAILABLE))
+    p = subprocess.run(["sh", tree / "scripts" / "install.sh", target], cwd=tree, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout, p.stderr
 
 
 def installed(destdir):
@@ -195,8 +205,13 @@ def installed(destdir):
     }
 
 
+def files_under(d):
+    return sorted(p for p in Path(d).rglob("*") if p.is_file())
+
+
 def test_make_install_destdir_puts_files_in_place(destdir):
-    make_install(destdir)
+    run(["make", "--no-print-directory", "install", "DESTDIR=%s" % destdir],
+        env={"MODS_AVAILABLE": str(MODS_AVAILABLE)})
     f = installed(destdir)
     for p in f.values():
         assert p.is_file(), "%s not installed" % p
@@ -207,9 +222,13 @@ def test_make_install_destdir_puts_files_in_place(destdir):
     # The .load names the final location, not the staging directory.
     assert f["load"].read_text() == (REPO / "conf" / "idsession.load").read_text()
     assert str(destdir) not in f["load"].read_text()
+    # The record of what was installed, as `sha256sum` would print it (one space).
+    record = destdir / RECORD.relative_to("/")
+    assert sorted(record.read_text().splitlines()) == sorted(
+        "%s %s" % (run(["sha256sum", f[k]]).split()[0], MODS_AVAILABLE / ("idsession." + k))
+        for k in ("conf", "load"))
     # Nothing else: no .la, no httpd.conf edit.
-    files = sorted(p for p in destdir.rglob("*") if p.is_file())
-    assert files == sorted(f.values())
+    assert files_under(destdir) == sorted(list(f.values()) + [record])
 
 
 def test_installed_load_and_conf_pass_configtest(destdir, tmp_path):
@@ -220,11 +239,147 @@ def test_installed_load_and_conf_pass_configtest(destdir, tmp_path):
 
 def test_make_uninstall_destdir_removes_them(destdir):
     make_install(destdir)
-    out = make_install(destdir, "uninstall")
+    out = run(["make", "--no-print-directory", "uninstall", "DESTDIR=%s" % destdir],
+              env={"MODS_AVAILABLE": str(MODS_AVAILABLE)})
     for p in installed(destdir).values():
         assert not p.exists(), "%s left behind" % p
         assert "removed %s" % p in out
-    assert not [p for p in destdir.rglob("*") if p.is_file()]
+    assert not files_under(destdir)
+
+
+# The conffiles: idsession.conf and idsession.load are the administrator's once installed.
+
+
+@pytest.fixture
+def old_tree(tmp_path):
+    """A copy of what `make install` reads, as an older version with another .conf and
+    .load: an install from it, then one from the repository, is an upgrade."""
+    tree = tmp_path / "old"
+    for rel in ("scripts/install.sh", "conf/idsession.conf", "conf/idsession.load",
+                "mod_idsession.h", "mod_idsession.la", ".libs"):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (REPO / rel).is_dir() else shutil.copy2
+        copy(REPO / rel, tree / rel)
+    for name in ("idsession.conf", "idsession.load"):
+        with open(tree / "conf" / name, "a") as f:
+            f.write("# as an older version shipped it\n")
+    return tree
+
+
+def shipped(name):
+    return (REPO / "conf" / name).read_text()
+
+
+def edit(path):
+    path.write_text(path.read_text().replace("#IDSession Off", "IDSession On", 1)
+                    + "# the administrator's line\n")
+    return path.read_text()
+
+
+def kept_message(err, path):
+    """install.sh's message when it keeps a changed file and puts the new one beside it."""
+    return re.search(r"%s has been changed since it was installed; kept it as it is, and "
+                     r"installed the new version beside it as %s\.dist" % (
+                         re.escape(str(path)), re.escape(str(path))), err)
+
+
+def test_install_replaces_an_unchanged_conffile_silently(destdir, old_tree):
+    make_install(destdir, tree=old_tree)
+    f = installed(destdir)
+    assert "older version" in f["conf"].read_text()
+    out, err = make_install(destdir)
+    assert f["conf"].read_text() == shipped("idsession.conf")
+    assert f["load"].read_text() == shipped("idsession.load")
+    assert not list(f["conf"].parent.glob("*.dist"))
+    assert "changed" not in out + err
+    assert "installed %s" % f["conf"] in out
+
+
+def test_install_keeps_an_edited_conf_and_puts_the_new_one_beside_it(destdir, old_tree):
+    make_install(destdir, tree=old_tree)
+    f = installed(destdir)
+    mine = edit(f["conf"])
+    out, err = make_install(destdir)
+    assert f["conf"].read_text() == mine
+    dist = f["conf"].with_name("idsession.conf.dist")
+    assert dist.read_text() == shipped("idsession.conf")
+    assert dist.stat().st_mode & 0o777 == 0o644
+    assert kept_message(err, f["conf"]), err
+    assert "diff -u %s %s" % (f["conf"], dist) in err
+    # The unedited .load was upgraded.
+    assert f["load"].read_text() == shipped("idsession.load")
+    assert not kept_message(err, f["load"])
+    # The next install, with the file still edited, says so again; nothing is lost.
+    out, err = make_install(destdir)
+    assert f["conf"].read_text() == mine and kept_message(err, f["conf"])
+
+
+def test_install_keeps_an_edited_conf_of_the_same_version(destdir):
+    # install, edit, install again: the edit stays, the shipped file goes beside it.
+    make_install(destdir)
+    f = installed(destdir)
+    mine = edit(f["conf"])
+    out, err = make_install(destdir)
+    assert f["conf"].read_text() == mine
+    assert f["conf"].with_name("idsession.conf.dist").read_text() == shipped("idsession.conf")
+    assert kept_message(err, f["conf"]), err
+
+
+def test_install_keeps_an_edited_load(destdir):
+    make_install(destdir)
+    f = installed(destdir)
+    f["load"].write_text("# mine\n" + f["load"].read_text())
+    out, err = make_install(destdir)
+    assert f["load"].read_text().startswith("# mine\n")
+    assert f["load"].with_name("idsession.load.dist").read_text() == shipped("idsession.load")
+    assert kept_message(err, f["load"]), err
+
+
+def test_install_without_a_record_keeps_a_file_that_differs(destdir, old_tree):
+    # An install by an older install.sh left no record: a file that differs from the
+    # new version may be the administrator's, so it is kept; one that is the same is not.
+    make_install(destdir, tree=old_tree)
+    (destdir / RECORD.relative_to("/")).unlink()
+    f = installed(destdir)
+    before = f["conf"].read_text()
+    f["load"].write_text(shipped("idsession.load"))
+    out, err = make_install(destdir)
+    assert f["conf"].read_text() == before
+    assert f["conf"].with_name("idsession.conf.dist").read_text() == shipped("idsession.conf")
+    assert kept_message(err, f["conf"]), err
+    assert not kept_message(err, f["load"]), err
+
+
+def test_adopting_the_dist_file_clears_it(destdir):
+    make_install(destdir)
+    f = installed(destdir)
+    edit(f["conf"])
+    make_install(destdir)
+    dist = f["conf"].with_name("idsession.conf.dist")
+    shutil.copy(dist, f["conf"])
+    out, err = make_install(destdir)
+    assert not dist.exists() and "changed" not in err
+    assert f["conf"].read_text() == shipped("idsession.conf")
+    edit(f["conf"])   # the record follows the adopted file: an edit shows again
+    out, err = make_install(destdir)
+    assert kept_message(err, f["conf"]), err
+
+
+def test_uninstall_keeps_an_edited_conf_and_says_so(destdir):
+    make_install(destdir)
+    f = installed(destdir)
+    mine = edit(f["conf"])
+    make_install(destdir)
+    out, err = make_install(destdir, "uninstall")
+    assert f["conf"].read_text() == mine
+    assert re.search(r"kept %s: it has been changed since it was installed" %
+                     re.escape(str(f["conf"])), err), err
+    # Everything else goes: the module, the header, the unedited .load, the .dist.
+    assert files_under(destdir) == [f["conf"], destdir / RECORD.relative_to("/")]
+    assert "removed %s.dist" % f["conf"] in out
+    # Installed again later, it is still the administrator's file.
+    out, err = make_install(destdir)
+    assert f["conf"].read_text() == mine and kept_message(err, f["conf"])
 
 
 # ---- make deb ---------------------------------------------------------------------------
