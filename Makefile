@@ -10,6 +10,7 @@
 #   make loadtest   60 s of wrk with two graceful restarts
 #   make test-valgrind  e2e suite against apache2 -X under memcheck
 #   make install / uninstall / deb
+#   make html       the manual as HTML, in build/html/
 
 VERSION      := $(shell sed -n 's/^\#define IDSESSION_VERSION "\(.*\)"/\1/p' mod_idsession.h)
 APXS         ?= /usr/bin/apxs
@@ -30,7 +31,7 @@ CFLAGS_WARN  := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializ
                 -Wstrict-prototypes -Wshadow -Wformat=2
 
 .PHONY: all demo test unit fuzz-replay docs-test e2e fuzz bench loadtest \
-        test-valgrind test-tsan install uninstall deb clean deps-build
+        test-valgrind test-tsan install uninstall deb html clean deps-build
 
 all: $(MODULE)
 
@@ -99,7 +100,12 @@ deb:
 	@$(DEPS) deb
 	scripts/build-deb.sh
 
+html:
+	@$(DEPS) html
+	$(PYTHON) scripts/build-html.py build/html
+
 clean:
+	rm -rf build/html
 	rm -rf .libs *.la *.lo *.slo *.o tests/mod/.libs tests/mod/*.la tests/mod/*.lo tests/mod/*.slo tests/mod/*.o
 	$(MAKE) -C tests/unit clean
 	$(MAKE) -C tests/fuzz clean

@@ -382,6 +382,125 @@ def test_uninstall_keeps_an_edited_conf_and_says_so(destdir):
     assert f["conf"].read_text() == mine and kept_message(err, f["conf"])
 
 
+# ---- make html ----------------------------------------------------------------------------
+
+
+def tree_copy(dest):
+    """The files of the tree that `make deb` would copy: tracked and untracked, less
+    what .gitignore names."""
+    names = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+    for rel in filter(None, names.split("\0")):
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    return dest
+
+
+SAMPLE_DOCS = {
+    # Written the way docs/*.md are: GitHub's Markdown, links to each other's headings,
+    # to README.md and to files of the tree.
+    "packaging-sample-a.md": """# Sample A
+
+See [the other page](packaging-sample-b.md#a-table-of-things), the
+[README](../README.md#mod_idsession), the [example](../conf/idsession.conf) and
+[this page's second heading](#second-heading).
+
+## Second heading
+
+1. A step with a code block in it:
+
+   ```apache
+   IDSession On
+   ```
+
+2. Another step.
+""",
+    "packaging-sample-b.md": """# Sample B
+
+## A table of things
+
+| Directive | Default |
+|---|---|
+| `IDSession` | Off |
+
+Back to [A](./packaging-sample-a.md).
+""",
+}
+
+
+def add_sample_docs(tree):
+    (tree / "docs").mkdir(exist_ok=True)
+    for name, text in SAMPLE_DOCS.items():
+        (tree / "docs" / name).write_text(text)
+
+
+def build_html(tree, out):
+    return subprocess.run([tree / "scripts" / "build-html.py", out], cwd=tree,
+                          capture_output=True, text=True, timeout=120)
+
+
+LINK = re.compile(r'<(?:a|img)\b[^>]*?\b(?:href|src)="([^"]*)"')
+ID = re.compile(r'\bid="([^"]*)"')
+
+
+def broken_links(htmldir):
+    """The relative links of the pages under htmldir that lead to no file under it, or to
+    no element of the target page; every link to a Markdown file (not rewritten)."""
+    htmldir = Path(htmldir)
+    pages = {p: p.read_text() for p in htmldir.rglob("*.html")}
+    ids = {p: set(ID.findall(text)) for p, text in pages.items()}
+    broken = []
+    for page, text in pages.items():
+        for link in LINK.findall(text):
+            if re.match(r"[a-z]+:", link) or link.startswith("/"):
+                continue
+            path, _, frag = link.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            if path.endswith(".md"):
+                broken.append((page.name, link, "a Markdown link"))
+            elif htmldir.resolve() not in target.parents or not target.is_file():
+                broken.append((page.name, link, "no such file"))
+            elif frag and target.suffix == ".html" and frag not in ids[target]:
+                broken.append((page.name, link, "no such anchor"))
+    return broken
+
+
+def test_html_of_sample_docs_links_between_pages(tmp_path):
+    tree = tree_copy(tmp_path / "tree")
+    add_sample_docs(tree)
+    p = build_html(tree, tmp_path / "html")
+    assert p.returncode == 0, p.stderr
+    html = tmp_path / "html"
+    names = sorted(q.relative_to(html).as_posix() for q in html.rglob("*") if q.is_file())
+    assert names == sorted(["README.html", "conf/idsession.conf"]
+                           + ["%s.html" % Path(md).stem for md in REPO.glob("docs/*.md")]
+                           + ["packaging-sample-a.html", "packaging-sample-b.html"])
+    assert (html / "conf" / "idsession.conf").read_text() == shipped("idsession.conf")
+    a = (html / "packaging-sample-a.html").read_text()
+    assert "<title>Sample A</title>" in a
+    for link in ("packaging-sample-b.html#a-table-of-things", "README.html#mod_idsession",
+                 "conf/idsession.conf", "#second-heading"):
+        assert 'href="%s"' % link in a
+    # A code block inside a list item stays in it (GitHub's Markdown, not Markdown.pl's).
+    assert re.search(r"<li>.*?<pre.*?IDSession On.*?</pre>.*?</li>", a, re.S)
+    assert "<table>" in (html / "packaging-sample-b.html").read_text()
+    assert broken_links(html) == []
+
+
+def test_html_build_refuses_broken_links(tmp_path):
+    tree = tree_copy(tmp_path / "tree")
+    add_sample_docs(tree)
+    with open(tree / "docs" / "packaging-sample-b.md", "a") as f:
+        f.write("\n[gone](packaging-sample-c.md) [no heading](packaging-sample-a.md#nowhere)"
+                " [a directory](../conf/) [outside](../../etc/passwd)\n")
+    p = build_html(tree, tmp_path / "html")
+    assert p.returncode != 0
+    for what in ("packaging-sample-c.md does not exist",
+                 "packaging-sample-a.html#nowhere: no such anchor",
+                 "../conf/ is a directory", "../../etc/passwd points outside"):
+        assert what in p.stderr, p.stderr
+
+
 # ---- make deb ---------------------------------------------------------------------------
 
 

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""make html: the manual as HTML, from README.md and docs/*.md, with pandoc.
+
+    scripts/build-html.py [OUTDIR]      (default: build/html)
+
+Each Markdown file becomes OUTDIR/<name>.html, side by side: README.html,
+mod_idsession.html and so on.  A relative link to one of these Markdown files
+is rewritten to its .html; a relative link to any other file of the source
+tree (conf/idsession.conf, CHANGES) copies that file into OUTDIR under the
+same path, so that the directory is complete by itself, wherever it is
+installed.  The package build installs it as
+/usr/share/doc/libapache2-mod-idsession/html/.
+
+Then every relative link and #anchor in the result is checked: a link to a
+file that is not there, to a directory, outside the tree, or to an anchor that
+no heading of the target has, fails the build with a list of them.
+
+pandoc reads GitHub's Markdown (gfm): tables, code blocks inside list items,
+lists indented by two spaces, and heading ids made the way GitHub makes them,
+so an anchor that works on GitHub works here.
+"""
+
+import html.parser
+import json
+import os
+import posixpath
+import shutil
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def die(msg):
+    sys.exit("build-html: " + msg)
+
+
+def sources(repo):
+    """The Markdown files of the manual, as paths relative to the tree."""
+    docs = sorted(p.relative_to(repo).as_posix() for p in (repo / "docs").glob("*.md"))
+    return ["README.md"] + docs
+
+
+def html_name(md):
+    return posixpath.splitext(posixpath.basename(md))[0] + ".html"
+
+
+def walk(node, visit):
+    """Call visit on every element (dict with "t") of a pandoc JSON AST."""
+    if isinstance(node, dict):
+        if "t" in node:
+            visit(node)
+        for v in node.values():
+            walk(v, visit)
+    elif isinstance(node, list):
+        for v in node:
+            walk(v, visit)
+
+
+def plain_text(inlines):
+    out = []
+
+    def visit(el):
+        if el["t"] in ("Str", "Code"):
+            out.append(el["c"] if el["t"] == "Str" else el["c"][1])
+        elif el["t"] in ("Space", "SoftBreak", "LineBreak"):
+            out.append(" ")
+    walk(inlines, visit)
+    return "".join(out)
+
+
+class Build:
+    def __init__(self, repo, outdir):
+        self.repo, self.outdir = repo, outdir
+        self.md = sources(repo)
+        self.names = {md: html_name(md) for md in self.md}
+        if len(set(self.names.values())) != len(self.names):
+            die("two Markdown files would make the same .html: %s" % ", ".join(self.md))
+        self.copies = set()
+        self.errors = []
+
+    def rewrite(self, src, url):
+        """The link `url` of the Markdown file `src`, as it must be in OUTDIR."""
+        u = urllib.parse.urlsplit(url)
+        if u.scheme or u.netloc or not u.path or u.path.startswith("/"):
+            return url
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(src),
+                                                   urllib.parse.unquote(u.path)))
+        frag = "#" + u.fragment if u.fragment else ""
+        if target in self.names:
+            return self.names[target] + frag
+        path = self.repo / target
+        if target.startswith("../") or target == "..":
+            self.errors.append("%s: %s points outside the source tree" % (src, url))
+        elif path.is_dir():
+            self.errors.append("%s: %s is a directory; link to a file" % (src, url))
+        elif not path.is_file():
+            self.errors.append("%s: %s does not exist" % (src, url))
+        else:
+            self.copies.add(target)
+        return urllib.parse.quote(target) + frag
+
+    def convert(self, src):
+        ast = json.loads(subprocess.run(
+            ["pandoc", "-f", "gfm", "-t", "json", str(self.repo / src)],
+            check=True, capture_output=True, text=True).stdout)
+        titles = []
+
+        def visit(el):
+            if el["t"] in ("Link", "Image"):
+                target = el["c"][2]
+                target[0] = self.rewrite(src, target[0])
+            elif el["t"] == "Header" and el["c"][0] == 1 and not titles:
+                titles.append(plain_text(el["c"][2]))
+        walk(ast["blocks"], visit)
+        ast["meta"]["pagetitle"] = {"t": "MetaString", "c": titles[0] if titles else src}
+        ast["meta"]["lang"] = {"t": "MetaString", "c": "en"}
+        subprocess.run(["pandoc", "-f", "json", "-t", "html5", "--standalone",
+                        "-o", str(self.outdir / self.names[src])],
+                       input=json.dumps(ast), check=True, text=True)
+
+    def run(self):
+        if self.outdir.exists():
+            shutil.rmtree(self.outdir)
+        self.outdir.mkdir(parents=True)
+        for src in self.md:
+            self.convert(src)
+        for rel in sorted(self.copies):
+            (self.outdir / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.repo / rel, self.outdir / rel)
+        self.errors += check_links(self.outdir)
+        if self.errors:
+            die("broken links:\n  " + "\n  ".join(self.errors))
+
+
+class Anchors(html.parser.HTMLParser):
+    """The ids and the link targets (href, src) of an HTML page."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.ids, self.links = set(), []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("name"):
+            self.ids.add(a["name"])
+        for attr in ("href", "src"):
+            if a.get(attr) and tag in ("a", "img"):
+                self.links.append(a[attr])
+
+
+def check_links(outdir):
+    """Every relative link of every page under outdir, that leads nowhere."""
+    outdir = Path(outdir)
+    pages = {p.relative_to(outdir).as_posix(): Anchors(p.read_text())
+             for p in outdir.rglob("*.html")}
+    errors = []
+    for page, parsed in sorted(pages.items()):
+        for link in parsed.links:
+            u = urllib.parse.urlsplit(link)
+            if u.scheme or u.netloc or u.path.startswith("/"):
+                continue
+            target = posixpath.normpath(posixpath.join(
+                posixpath.dirname(page), urllib.parse.unquote(u.path))) if u.path else page
+            if target.startswith("..") or not (outdir / target).is_file():
+                errors.append("%s: %s: no such file" % (page, link))
+            elif u.fragment and target in pages and u.fragment not in pages[target].ids:
+                errors.append("%s: %s: no such anchor" % (page, link))
+    return errors
+
+
+def main():
+    if len(sys.argv) > 2:
+        die("usage: build-html.py [OUTDIR]")
+    if not shutil.which("pandoc"):
+        die("pandoc not found: apt-get install pandoc")
+    outdir = Path(sys.argv[1] if len(sys.argv) > 1 else REPO / "build" / "html").resolve()
+    Build(REPO, outdir).run()
+    print(outdir)
+
+
+if __name__ == "__main__":
+    main()
