@@ -1,7 +1,15 @@
 #!/bin/bash
-# make deb: builds libapache2-mod-idsession_<version>_<arch>.deb the Debian
-# way (debian/, dh with dh_apache2, dpkg-buildpackage -b) in a clean copy of
-# the source tree, and leaves the .deb in build/ (IDS_DEB_OUTDIR overrides).
+# make deb: builds the Debian packages the Debian way (debian/, dh with
+# dh_apache2, dpkg-buildpackage -b) in a clean copy of the source tree, and
+# moves every file the build made into build/ (IDS_DEB_OUTDIR overrides):
+#
+#   libapache2-mod-idsession_<version>_<arch>.deb         the module, its .load
+#                                                         and .conf, the manual
+#   libapache2-mod-idsession-dev_<version>_<arch>.deb     mod_idsession.h
+#   libapache2-mod-idsession-dbgsym_<version>_<arch>.deb  debug symbols (dh)
+#   libapache2-mod-idsession_<version>_<arch>.buildinfo, .changes
+#
+# and prints their paths, one a line.
 #
 # The version is defined once, as IDSESSION_VERSION in mod_idsession.h;
 # debian/changelog and CHANGES must name the same version, or this fails.
@@ -29,12 +37,13 @@ changes_version=$(sed -n 's/^Changes with mod_idsession \(.*\)$/\1/p' "$repo/CHA
 [ "$changes_version" = "$version" ] ||
     die "CHANGES starts with version '$changes_version', not $version"
 
-for doc in $(cat "$repo/debian/$pkg.docs"); do
+# build/html is made by the build itself.
+for doc in $(grep -v '^build/' "$repo/debian/$pkg.docs"); do
     [ -f "$repo/$doc" ] || die "$doc is missing (debian/$pkg.docs ships it)"
 done
 
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
-deb=${pkg}_${version}_${arch}.deb
+changes=${pkg}_${version}_${arch}.changes
 
 # A clean copy: no build products of the working tree, and dpkg-buildpackage
 # writes its results next to the source directory, here inside $work.
@@ -54,11 +63,21 @@ else
 fi
 [ -f "$src/debian/rules" ] || die "copying the source tree to $src failed"
 
-echo "build-deb.sh: building $deb in $src" >&2
-(cd "$src" && dpkg-buildpackage -us -uc -b) ||
+echo "build-deb.sh: building $pkg $version in $src" >&2
+(cd "$src" && dpkg-buildpackage -us -uc -b) >&2 ||
     die "dpkg-buildpackage failed; the tree is kept in $work"
 
-[ -f "$work/$deb" ] || die "dpkg-buildpackage made no $deb (see $work)"
-mv -f "$work/$deb" "$out/$deb"
+# The .changes lists every file the build made: the packages and the
+# .buildinfo.
+[ -f "$work/$changes" ] || die "dpkg-buildpackage made no $changes (see $work)"
+made=$(sed -n '/^Files:/,/^[^ ]/s/^ [0-9a-f]\{32\} [0-9]* [^ ]* [^ ]* \(.*\)$/\1/p' \
+       "$work/$changes" | sort)
+[ -n "$made" ] || die "$changes lists no files (see $work)"
+for f in $made $changes; do
+    [ -f "$work/$f" ] || die "$changes names $f, which is missing (see $work)"
+done
+for f in $made $changes; do
+    mv -f "$work/$f" "$out/$f"
+    echo "$out/$f"
+done
 rm -rf "$work"
-echo "$out/$deb"

@@ -9,12 +9,12 @@ build="apache2 apache2-dev libssl-dev libhiredis-dev gcc make"
 demo="$build php-cgi curl"
 test="$build curl python3-pytest php-cgi libapache2-mod-php php8.2-fpm
       clang libclang-rt-14-dev openssl ssl-cert wrk apache2-utils
-      debhelper dpkg-dev fakeroot pandoc chromium chromium-driver python3-selenium
+      debhelper dpkg-dev fakeroot pandoc lintian chromium chromium-driver python3-selenium
       nghttp2-client libtsan2 prometheus redis-server libapache2-mod-wsgi-py3"
 fuzz="clang libclang-rt-14-dev"
 bench="$build valgrind apache2-utils wrk curl nghttp2-client openssl redis-server"
 valgrind="valgrind"
-deb="debhelper dpkg-dev fakeroot $build"
+deb="debhelper dpkg-dev fakeroot pandoc python3 lintian $build"
 html="pandoc python3"
 
 eval "want=\$$group"

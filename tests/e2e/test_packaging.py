@@ -504,54 +504,208 @@ def test_html_build_refuses_broken_links(tmp_path):
 # ---- make deb ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def deb():
+def build_debs(tree, out):
+    """Run the tree's build-deb.sh; {package: .deb} and the .changes."""
+    stdout = run([tree / "scripts" / "build-deb.sh"], env={"IDS_DEB_OUTDIR": str(out)},
+                 cwd=tree)
+    made = [Path(line) for line in stdout.split()]
+    # It prints what it made, and moved every file the build made to out: the build
+    # happens in a copy, and nothing else is left behind.
+    assert sorted(out.iterdir()) == sorted(made), stdout
+    debs = {run(["dpkg-deb", "-f", p, "Package"]).strip(): p
+            for p in made if p.suffix == ".deb"}
+    assert sorted(debs) == [PKG, DBGSYM, DEV]
+    changes = [p for p in made if p.suffix == ".changes"]
+    assert len(changes) == 1 and len([p for p in made if p.suffix == ".buildinfo"]) == 1
+    return debs, changes[0]
+
+
+def _debs(setup=None):
     if not shutil.which("dpkg-buildpackage"):
         pytest.skip("dpkg-buildpackage is not installed (scripts/deps.sh deb installs it)")
-    out = Path(tempfile.mkdtemp(prefix="ids-deb-"))
+    work = Path(tempfile.mkdtemp(prefix="ids-deb-"))
     try:
-        stdout = run([REPO / "scripts" / "build-deb.sh"], env={"IDS_DEB_OUTDIR": str(out)})
-        path = Path(stdout.strip().splitlines()[-1])
-        assert path.parent == out and path.is_file(), stdout
-        # The build happens in a copy: nothing but the .deb is left behind.
-        assert sorted(out.iterdir()) == [path]
-        yield path
+        tree = REPO
+        if setup:
+            tree = tree_copy(work / "tree")
+            setup(tree)
+        (work / "out").mkdir()
+        debs, changes = build_debs(tree, work / "out")
+        yield tree, debs, changes
     finally:
-        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def built():
+    """The packages that `make deb` makes from this tree."""
+    yield from _debs()
+
+
+@pytest.fixture(scope="module")
+def built_with_sample_docs():
+    """The packages made from a copy of the tree with two more docs/*.md."""
+    yield from _debs(add_sample_docs)
+
+
+@pytest.fixture(scope="module")
+def deb(built):
+    return built[1][PKG]
 
 
 def deb_field(deb, field):
     return run(["dpkg-deb", "-f", deb, field]).strip()
 
 
-def test_deb_is_named_by_version_and_arch(deb):
-    arch = run(["dpkg-architecture", "-qDEB_HOST_ARCH"]).strip()
-    assert deb.name == "%s_%s_%s.deb" % (PKG, header_version(), arch)
-    assert deb_field(deb, "Package") == PKG
-    assert deb_field(deb, "Version") == header_version()
-    assert deb_field(deb, "Architecture") == arch
-    # dh_apache2 ties the package to the httpd module ABI.
-    assert re.search(r"\bapache2-api-\d+", deb_field(deb, "Depends"))
-
-
-def test_deb_contents(deb):
-    listing = run(["dpkg-deb", "-c", deb])
+def deb_listing(deb):
+    """{path: ls-style mode} of every entry of the package."""
     entries = {}
-    for line in listing.splitlines():
+    for line in run(["dpkg-deb", "-c", deb]).splitlines():
         parts = line.split(None, 5)
-        entries[parts[5].lstrip(".")] = parts[0]
-    for path in (str(INSTALLED_SO), str(INCLUDEDIR / "mod_idsession.h"),
-                 str(MODS_AVAILABLE / "idsession.load"),
-                 str(MODS_AVAILABLE / "idsession.conf"),
-                 "/usr/share/doc/%s/copyright" % PKG, "/usr/share/doc/%s/README.md" % PKG,
-                 "/usr/share/doc/%s/CHANGES" % PKG):
-        assert entries.get(path, "").startswith("-rw-r--r--"), \
-            "%s missing or not 0644 in the .deb:\n%s" % (path, listing)
+        entries[parts[5].split(" -> ")[0].lstrip(".").rstrip("/") or "/"] = parts[0]
+    return entries
+
+
+def deb_files(deb):
+    return {p for p, mode in deb_listing(deb).items() if mode.startswith("-")}
+
+
+def test_debs_are_named_by_version_and_arch(built):
+    arch = run(["dpkg-architecture", "-qDEB_HOST_ARCH"]).strip()
+    for pkg, path in built[1].items():
+        # The header is the same on every architecture.
+        a = "all" if pkg == DEV else arch
+        assert path.name == "%s_%s_%s.deb" % (pkg, header_version(), a)
+        assert deb_field(path, "Version") == header_version()
+        assert deb_field(path, "Architecture") == a
+    # dh_apache2 ties the module to the httpd module ABI.
+    assert re.search(r"\bapache2-api-\d+", deb_field(built[1][PKG], "Depends"))
+
+
+def test_dev_package_depends_on_the_same_version_of_the_module(built):
+    depends = deb_field(built[1][DEV], "Depends")
+    v = header_version()
+    assert "%s (>= %s)" % (PKG, v) in depends and "%s (<< %s.1~)" % (PKG, v) in depends
+    assert re.search(r"\bapache2-dev\b", depends)
+    # Up to 0.2.0 the module's package shipped the header: upgrading both at once
+    # moves the file between them.
+    for field in ("Breaks", "Replaces"):
+        assert deb_field(built[1][DEV], field) == "%s (<< 0.3.0~)" % PKG
+    assert deb_field(built[1][DEV], "Section") == "httpd"
+
+
+def expected_runtime_files(tree):
+    docs = sorted(p.name for p in tree.glob("docs/*.md"))
+    return ({str(INSTALLED_SO), str(MODS_AVAILABLE / "idsession.load"),
+             str(MODS_AVAILABLE / "idsession.conf"), "/usr/share/doc-base/%s.%s" % (PKG, PKG)}
+            | {str(DOC / f) for f in ("copyright", "changelog.gz", "README.md", "CHANGES",
+                                      "README.Debian", "html/README.html")}
+            | {str(DOC / "docs" / md) for md in docs}
+            | {str(DOC / "html" / (Path(md).stem + ".html")) for md in docs})
+
+
+@pytest.mark.parametrize("which", ["built", "built_with_sample_docs"])
+def test_runtime_package_contents(request, which):
+    tree, debs, _ = request.getfixturevalue(which)
+    listing = deb_listing(debs[PKG])
+    files = deb_files(debs[PKG])
+    expected = expected_runtime_files(tree)
+    assert expected <= files, sorted(expected - files)
+    # Besides: only files the HTML pages link to, under html/ (conf/idsession.conf ...).
+    assert all(f.startswith(str(DOC / "html") + "/") for f in files - expected), \
+        sorted(files - expected)
+    for f in files:
+        assert listing[f] == "-rw-r--r--", "%s: %s" % (f, listing[f])
+    # Not the header: that is the -dev package's.
+    assert not [f for f in files if f.endswith(".h")]
+    if which == "built_with_sample_docs":
+        assert {str(DOC / "docs" / md) for md in SAMPLE_DOCS} <= files
+        assert {str(DOC / "html" / (Path(md).stem + ".html")) for md in SAMPLE_DOCS} <= files
+        assert str(DOC / "html/conf/idsession.conf") in files
     # The .conf and .load are conffiles, so local edits survive upgrades.
-    conffiles = subprocess.run(["sh", "-c", 'dpkg-deb --ctrl-tarfile "$1" | tar -xOf - ./conffiles',
-                                "sh", str(deb)], capture_output=True, text=True).stdout.split()
-    assert sorted(conffiles) == [str(MODS_AVAILABLE / "idsession.conf"),
-                                 str(MODS_AVAILABLE / "idsession.load")]
+    assert sorted(conffiles(debs[PKG])) == [str(MODS_AVAILABLE / "idsession.conf"),
+                                            str(MODS_AVAILABLE / "idsession.load")]
+
+
+def conffiles(deb):
+    return subprocess.run(["sh", "-c", 'dpkg-deb --ctrl-tarfile "$1" | tar -xOf - ./conffiles',
+                           "sh", str(deb)], capture_output=True, text=True).stdout.split()
+
+
+def test_dev_package_contents(built):
+    dev = built[1][DEV]
+    assert deb_files(dev) == {str(INCLUDEDIR / "mod_idsession.h"),
+                              "/usr/share/doc/%s/copyright" % DEV,
+                              "/usr/share/doc/%s/changelog.gz" % DEV}
+    assert deb_listing(dev)[str(INCLUDEDIR / "mod_idsession.h")] == "-rw-r--r--"
+    assert conffiles(dev) == []
+
+
+def test_dbgsym_package_has_the_module_debug_symbols(built, tmp_path):
+    dbg = built[1][DBGSYM]
+    files = deb_files(dbg)
+    assert len(files) == 1, files
+    run(["dpkg-deb", "-x", built[1][PKG], tmp_path])
+    notes = run(["readelf", "-n", tmp_path / INSTALLED_SO.relative_to("/")])
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+    assert files == {"/usr/lib/debug/.build-id/%s/%s.debug" % (build_id[:2], build_id[2:])}
+    assert deb_field(dbg, "Depends") == "%s (= %s)" % (PKG, header_version())
+
+
+@pytest.mark.parametrize("which", ["built", "built_with_sample_docs"])
+def test_deb_html_links_lead_to_files_in_the_package(request, which, tmp_path):
+    tree, debs, _ = request.getfixturevalue(which)
+    run(["dpkg-deb", "-x", debs[PKG], tmp_path])
+    html = tmp_path / DOC.relative_to("/") / "html"
+    pages = sorted(p.name for p in html.glob("*.html"))
+    assert pages == sorted(["README.html"] + ["%s.html" % p.stem
+                                              for p in tree.glob("docs/*.md")])
+    assert broken_links(html) == []
+    # The Markdown sources beside them, as in the tree.
+    for md in tree.glob("docs/*.md"):
+        assert (tmp_path / DOC.relative_to("/") / "docs" / md.name).read_text() == md.read_text()
+    # doc-base registers every page.
+    docbase = (tmp_path / "usr/share/doc-base" / ("%s.%s" % (PKG, PKG))).read_text()
+    assert "Index: %s/html/README.html" % DOC in docbase
+    assert "Files: %s/html/*.html" % DOC in docbase
+
+
+@pytest.mark.parametrize("which", ["built", "built_with_sample_docs"])
+def test_lintian_is_clean(request, which):
+    if not shutil.which("lintian"):
+        pytest.skip("lintian is not installed (scripts/deps.sh deb and test install it)")
+    _, debs, changes = request.getfixturevalue(which)
+    # The .changes covers every .deb and the .buildinfo.
+    p = subprocess.run(["lintian", "-I", "-E", "--pedantic", "--fail-on",
+                        "error,warning,info,pedantic,experimental", changes],
+                       capture_output=True, text=True, timeout=600)
+    tags = [line for line in (p.stdout + p.stderr).splitlines()
+            if re.match(r"[A-Z]: ", line)]
+    assert tags == [] and p.returncode == 0, p.stdout + p.stderr
+
+
+def test_readme_debian(deb, tmp_path):
+    run(["dpkg-deb", "-x", deb, tmp_path / "root"])
+    text = (tmp_path / "root" / DOC.relative_to("/") / "README.Debian").read_text()
+    for command in ("a2enmod idsession", "apache2ctl configtest", "systemctl reload apache2",
+                    "Invalid command 'IDSession'"):
+        assert command in text
+    assert "apache2 -t" not in text
+    # Its grep finds the directive and handler lines of a configuration, and not the
+    # commented examples of idsession.conf.
+    grep = re.search(r"^ +(grep -rnE .* /etc/apache2)$", text, re.M).group(1)
+    etc = tmp_path / "etc"
+    (etc / "mods-available").mkdir(parents=True)
+    (etc / "sites-available").mkdir()
+    for name in ("idsession.conf", "idsession.load"):
+        shutil.copy(REPO / "conf" / name, etc / "mods-available" / name)
+    shutil.copy(REPO / "conf" / "demo.conf", etc / "sites-available" / "site.conf")
+    found = run(["sh", "-c", grep.replace("/etc/apache2", str(etc))]).splitlines()
+    demo = (REPO / "conf" / "demo.conf").read_text().splitlines()
+    want = ["%s/sites-available/site.conf:%d:%s" % (etc, n, line)
+            for n, line in enumerate(demo, 1)
+            if re.match(r"\s*(IDSession|SetHandler idsession-|<Location \"/idsession-)", line)]
+    assert len(want) >= 6 and sorted(found) == sorted(want)
 
 
 def test_deb_enables_the_module_on_install(deb, tmp_path):
@@ -562,14 +716,15 @@ def test_deb_enables_the_module_on_install(deb, tmp_path):
     assert "idsession" in postrm
 
 
-def test_deb_files_pass_configtest(deb, tmp_path):
+def test_deb_files_pass_configtest(built, tmp_path):
     root = tmp_path / "root"
-    run(["dpkg-deb", "-x", deb, root])
+    for d in (PKG, DEV):
+        run(["dpkg-deb", "-x", built[1][d], root])
     so = root / INSTALLED_SO.relative_to("/")
     load = (root / (MODS_AVAILABLE / "idsession.load").relative_to("/")).read_text()
     conf = (root / (MODS_AVAILABLE / "idsession.conf").relative_to("/")).read_text()
-    assert load == (REPO / "conf" / "idsession.load").read_text()
-    assert conf == (REPO / "conf" / "idsession.conf").read_text()
+    assert load == shipped("idsession.load")
+    assert conf == shipped("idsession.conf")
     assert (root / (INCLUDEDIR / "mod_idsession.h").relative_to("/")).read_text() == \
         (REPO / "mod_idsession.h").read_text()
     (tmp_path / "t").mkdir()
