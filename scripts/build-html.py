@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 """make html: the manual as HTML, from README.md and docs/*.md, with pandoc.
 
-    scripts/build-html.py [OUTDIR]      (default: build/html)
+    scripts/build-html.py [--link FILE=URL]... [OUTDIR]    (default: build/html)
 
 Each Markdown file becomes OUTDIR/<name>.html, side by side: README.html,
-mod_idsession.html and so on.  A relative link to one of these Markdown files
-is rewritten to its .html; a relative link to any other file of the source
-tree (conf/idsession.conf, CHANGES) copies that file into OUTDIR under the
-same path, so that the directory is complete by itself, wherever it is
-installed.  The package build installs it as
-/usr/share/doc/libapache2-mod-idsession/html/.
+mod_idsession.html and so on; so does any other Markdown file of the source
+tree that they link to (HACKING.md).  A relative link to one of them is
+rewritten to its .html.  A relative link to any other file of the tree
+(conf/idsession.conf, CHANGES) copies that file into OUTDIR under the same
+path, so that the directory is complete by itself, wherever it is installed.
+
+--link FILE=URL instead rewrites links to the tree's FILE to URL, relative to
+OUTDIR, and copies nothing: the package build, which installs OUTDIR as
+/usr/share/doc/libapache2-mod-idsession/html/, points CHANGES at the copy in
+the directory above and LICENSE at the package's copyright file.
 
 Then every relative link and #anchor in the result is checked: a link to a
 file that is not there, to a directory, outside the tree, or to an anchor that
@@ -72,14 +76,20 @@ def plain_text(inlines):
 
 
 class Build:
-    def __init__(self, repo, outdir):
-        self.repo, self.outdir = repo, outdir
-        self.md = sources(repo)
-        self.names = {md: html_name(md) for md in self.md}
-        if len(set(self.names.values())) != len(self.names):
-            die("two Markdown files would make the same .html: %s" % ", ".join(self.md))
+    def __init__(self, repo, outdir, links):
+        self.repo, self.outdir, self.links = repo, outdir, links
+        self.names = {}     # Markdown file -> its page, in the order they are found
+        for md in sources(repo):
+            self.add_page(md)
         self.copies = set()
         self.errors = []
+
+    def add_page(self, md):
+        name = html_name(md)
+        if name in self.names.values():
+            die("%s and %s would both make %s" % (
+                [m for m, n in self.names.items() if n == name][0], md, name))
+        self.names[md] = name
 
     def rewrite(self, src, url):
         """The link `url` of the Markdown file `src`, as it must be in OUTDIR."""
@@ -89,9 +99,13 @@ class Build:
         target = posixpath.normpath(posixpath.join(posixpath.dirname(src),
                                                    urllib.parse.unquote(u.path)))
         frag = "#" + u.fragment if u.fragment else ""
+        if target in self.links:
+            return self.links[target] + frag
+        path = self.repo / target
+        if target.endswith(".md") and path.is_file() and target not in self.names:
+            self.add_page(target)
         if target in self.names:
             return self.names[target] + frag
-        path = self.repo / target
         if target.startswith("../") or target == "..":
             self.errors.append("%s: %s points outside the source tree" % (src, url))
         elif path.is_dir():
@@ -125,12 +139,14 @@ class Build:
         if self.outdir.exists():
             shutil.rmtree(self.outdir)
         self.outdir.mkdir(parents=True)
-        for src in self.md:
-            self.convert(src)
+        done = 0
+        while done < len(self.names):       # convert() may find more pages
+            self.convert(list(self.names)[done])
+            done += 1
         for rel in sorted(self.copies):
             (self.outdir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.repo / rel, self.outdir / rel)
-        self.errors += check_links(self.outdir)
+        self.errors += check_links(self.outdir, set(self.links.values()))
         if self.errors:
             die("broken links:\n  " + "\n  ".join(self.errors))
 
@@ -154,8 +170,9 @@ class Anchors(html.parser.HTMLParser):
                 self.links.append(a[attr])
 
 
-def check_links(outdir):
-    """Every relative link of every page under outdir, that leads nowhere."""
+def check_links(outdir, outside=()):
+    """Every relative link of every page under outdir, that leads nowhere.  Links to
+    the URLs in `outside` lead to files that only the installed package has."""
     outdir = Path(outdir)
     pages = {p.relative_to(outdir).as_posix(): Anchors(p.read_text())
              for p in outdir.rglob("*.html")}
@@ -163,7 +180,7 @@ def check_links(outdir):
     for page, parsed in sorted(pages.items()):
         for link in parsed.links:
             u = urllib.parse.urlsplit(link)
-            if u.scheme or u.netloc or u.path.startswith("/"):
+            if u.scheme or u.netloc or u.path.startswith("/") or u.path in outside:
                 continue
             target = posixpath.normpath(posixpath.join(
                 posixpath.dirname(page), urllib.parse.unquote(u.path))) if u.path else page
@@ -175,12 +192,17 @@ def check_links(outdir):
 
 
 def main():
-    if len(sys.argv) > 2:
-        die("usage: build-html.py [OUTDIR]")
+    args, links = sys.argv[1:], {}
+    while len(args) >= 2 and args[0] == "--link" and "=" in args[1]:
+        name, url = args[1].split("=", 1)
+        links[posixpath.normpath(name)] = url
+        args = args[2:]
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        die("usage: build-html.py [--link FILE=URL]... [OUTDIR]")
     if not shutil.which("pandoc"):
         die("pandoc not found: apt-get install pandoc")
-    outdir = Path(sys.argv[1] if len(sys.argv) > 1 else REPO / "build" / "html").resolve()
-    Build(REPO, outdir).run()
+    outdir = Path(args[0] if args else REPO / "build" / "html").resolve()
+    Build(REPO, outdir, links).run()
     print(outdir)
 
 

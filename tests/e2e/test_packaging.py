@@ -402,8 +402,9 @@ SAMPLE_DOCS = {
     "packaging-sample-a.md": """# Sample A
 
 See [the other page](packaging-sample-b.md#a-table-of-things), the
-[README](../README.md#mod_idsession), the [example](../conf/idsession.conf) and
-[this page's second heading](#second-heading).
+[README](../README.md#mod_idsession), the [example](../conf/idsession.conf),
+[this page's second heading](#second-heading), the [changes](../CHANGES), the
+[license](../LICENSE) and [a page outside docs/](../packaging-sample-top.md#top).
 
 ## Second heading
 
@@ -432,6 +433,9 @@ def add_sample_docs(tree):
     (tree / "docs").mkdir(exist_ok=True)
     for name, text in SAMPLE_DOCS.items():
         (tree / "docs" / name).write_text(text)
+    # A Markdown file outside docs/ that only a link leads to, as HACKING.md.
+    (tree / "packaging-sample-top.md").write_text(
+        "# Top\n\nBack to [A](docs/packaging-sample-a.md#second-heading).\n")
 
 
 def build_html(tree, out):
@@ -443,10 +447,12 @@ LINK = re.compile(r'<(?:a|img)\b[^>]*?\b(?:href|src)="([^"]*)"')
 ID = re.compile(r'\bid="([^"]*)"')
 
 
-def broken_links(htmldir):
-    """The relative links of the pages under htmldir that lead to no file under it, or to
-    no element of the target page; every link to a Markdown file (not rewritten)."""
+def broken_links(htmldir, root=None):
+    """The relative links of the pages under htmldir that lead to no file under root
+    (default: htmldir), or to no element of the target page; every link to a Markdown
+    file (not rewritten)."""
     htmldir = Path(htmldir)
+    root = Path(root or htmldir).resolve()
     pages = {p: p.read_text() for p in htmldir.rglob("*.html")}
     ids = {p: set(ID.findall(text)) for p, text in pages.items()}
     broken = []
@@ -458,7 +464,7 @@ def broken_links(htmldir):
             target = (page.parent / path).resolve() if path else page
             if path.endswith(".md"):
                 broken.append((page.name, link, "a Markdown link"))
-            elif htmldir.resolve() not in target.parents or not target.is_file():
+            elif root not in target.parents or not target.is_file():
                 broken.append((page.name, link, "no such file"))
             elif frag and target.suffix == ".html" and frag not in ids[target]:
                 broken.append((page.name, link, "no such anchor"))
@@ -472,18 +478,25 @@ def test_html_of_sample_docs_links_between_pages(tmp_path):
     assert p.returncode == 0, p.stderr
     html = tmp_path / "html"
     names = sorted(q.relative_to(html).as_posix() for q in html.rglob("*") if q.is_file())
-    assert names == sorted(["README.html", "conf/idsession.conf"]
-                           + ["%s.html" % Path(md).stem for md in REPO.glob("docs/*.md")]
-                           + ["packaging-sample-a.html", "packaging-sample-b.html"])
-    assert (html / "conf" / "idsession.conf").read_text() == shipped("idsession.conf")
+    assert set(names) >= set(["README.html", "conf/idsession.conf", "CHANGES", "LICENSE",
+                              "packaging-sample-a.html", "packaging-sample-b.html",
+                              "packaging-sample-top.html"]
+                             + ["%s.html" % Path(md).stem for md in REPO.glob("docs/*.md")])
+    # The copies of what the pages link to are the tree's files.
+    for name in names:
+        if not name.endswith(".html"):
+            assert (html / name).read_bytes() == (tree / name).read_bytes()
     a = (html / "packaging-sample-a.html").read_text()
     assert "<title>Sample A</title>" in a
     for link in ("packaging-sample-b.html#a-table-of-things", "README.html#mod_idsession",
-                 "conf/idsession.conf", "#second-heading"):
+                 "conf/idsession.conf", "#second-heading", "CHANGES", "LICENSE",
+                 "packaging-sample-top.html#top"):
         assert 'href="%s"' % link in a
     # A code block inside a list item stays in it (GitHub's Markdown, not Markdown.pl's).
     assert re.search(r"<li>.*?<pre.*?IDSession On.*?</pre>.*?</li>", a, re.S)
     assert "<table>" in (html / "packaging-sample-b.html").read_text()
+    assert 'href="packaging-sample-a.html#second-heading"' in \
+        (html / "packaging-sample-top.html").read_text()
     assert broken_links(html) == []
 
 
@@ -620,8 +633,11 @@ def test_runtime_package_contents(request, which):
     assert not [f for f in files if f.endswith(".h")]
     if which == "built_with_sample_docs":
         assert {str(DOC / "docs" / md) for md in SAMPLE_DOCS} <= files
-        assert {str(DOC / "html" / (Path(md).stem + ".html")) for md in SAMPLE_DOCS} <= files
+        assert {str(DOC / "html" / (Path(md).stem + ".html"))
+                for md in list(SAMPLE_DOCS) + ["packaging-sample-top.md"]} <= files
         assert str(DOC / "html/conf/idsession.conf") in files
+        # CHANGES and the license are linked where the package has them, not copied.
+        assert not {str(DOC / "html/CHANGES"), str(DOC / "html/LICENSE")} & files
     # The .conf and .load are conffiles, so local edits survive upgrades.
     assert sorted(conffiles(debs[PKG])) == [str(MODS_AVAILABLE / "idsession.conf"),
                                             str(MODS_AVAILABLE / "idsession.load")]
@@ -657,10 +673,16 @@ def test_deb_html_links_lead_to_files_in_the_package(request, which, tmp_path):
     tree, debs, _ = request.getfixturevalue(which)
     run(["dpkg-deb", "-x", debs[PKG], tmp_path])
     html = tmp_path / DOC.relative_to("/") / "html"
-    pages = sorted(p.name for p in html.glob("*.html"))
-    assert pages == sorted(["README.html"] + ["%s.html" % p.stem
-                                              for p in tree.glob("docs/*.md")])
-    assert broken_links(html) == []
+    pages = {p.name for p in html.glob("*.html")}
+    assert pages >= {"README.html"} | {"%s.html" % p.stem for p in tree.glob("docs/*.md")}
+    # Other pages are the tree's Markdown files that these link to (HACKING.md).
+    for page in pages:
+        assert list(tree.glob("**/%s.md" % Path(page).stem)), page
+    # Every link leads to a file of the package's doc directory.
+    assert broken_links(html, html.parent) == []
+    if which == "built_with_sample_docs":
+        a = (html / "packaging-sample-a.html").read_text()
+        assert 'href="../CHANGES"' in a and 'href="../copyright"' in a
     # The Markdown sources beside them, as in the tree.
     for md in tree.glob("docs/*.md"):
         assert (tmp_path / DOC.relative_to("/") / "docs" / md.name).read_text() == md.read_text()
