@@ -503,15 +503,21 @@ def test_html_of_sample_docs_links_between_pages(tmp_path):
 def test_html_build_refuses_broken_links(tmp_path):
     tree = tree_copy(tmp_path / "tree")
     add_sample_docs(tree)
-    with open(tree / "docs" / "packaging-sample-b.md", "a") as f:
-        f.write("\n[gone](packaging-sample-c.md) [no heading](packaging-sample-a.md#nowhere)"
-                " [a directory](../conf/) [outside](../../etc/passwd)\n")
+    b = tree / "docs" / "packaging-sample-b.md"
+    text = b.read_text()
+    b.write_text(text + "\n[gone](packaging-sample-c.md) [a directory](../conf/)"
+                 " [outside](../../etc/passwd)\n")
     p = build_html(tree, tmp_path / "html")
     assert p.returncode != 0
-    for what in ("packaging-sample-c.md does not exist",
-                 "packaging-sample-a.html#nowhere: no such anchor",
-                 "../conf/ is a directory", "../../etc/passwd points outside"):
+    for what in ("packaging-sample-c.md does not exist", "../conf/ is a directory",
+                 "../../etc/passwd points outside"):
         assert what in p.stderr, p.stderr
+    # Once the files are there, the anchors.
+    b.write_text(text + "\n[no heading](packaging-sample-a.md#nowhere)\n")
+    p = build_html(tree, tmp_path / "html")
+    assert p.returncode != 0
+    assert "packaging-sample-b.html: packaging-sample-a.html#nowhere: no such anchor" in \
+        p.stderr, p.stderr
 
 
 # ---- make deb ---------------------------------------------------------------------------
@@ -713,21 +719,28 @@ def test_readme_debian(deb, tmp_path):
                     "Invalid command 'IDSession'"):
         assert command in text
     assert "apache2 -t" not in text
-    # Its grep finds the directive and handler lines of a configuration, and not the
-    # commented examples of idsession.conf.
-    grep = re.search(r"^ +(grep -rnE .* /etc/apache2)$", text, re.M).group(1)
-    etc = tmp_path / "etc"
+    # Its grep finds every line that would stop apache2 without the module, in the
+    # configuration and in .htaccess files, and not the commented examples of
+    # idsession.conf.
+    grep = re.search(r"^ +(grep .*\\\n.*/etc/apache2 /var/www)$", text, re.M).group(1)
+    etc, www = tmp_path / "etc", tmp_path / "www"
     (etc / "mods-available").mkdir(parents=True)
     (etc / "sites-available").mkdir()
+    (www / "app").mkdir(parents=True)
     for name in ("idsession.conf", "idsession.load"):
         shutil.copy(REPO / "conf" / name, etc / "mods-available" / name)
-    shutil.copy(REPO / "conf" / "demo.conf", etc / "sites-available" / "site.conf")
-    found = run(["sh", "-c", grep.replace("/etc/apache2", str(etc))]).splitlines()
-    demo = (REPO / "conf" / "demo.conf").read_text().splitlines()
+    site = (REPO / "conf" / "demo.conf").read_text() + \
+        "Mutex file:/run/lock idsession-store\n  setHandler  \"idsession-revoke\"\n"
+    (etc / "sites-available" / "site.conf").write_text(site)
+    (www / "app" / ".htaccess").write_text("Options -Indexes\n  IDSession On\n")
+    found = run(["sh", "-c", grep.replace("/etc/apache2", str(etc)).replace(
+        "/var/www", str(www))]).splitlines()
     want = ["%s/sites-available/site.conf:%d:%s" % (etc, n, line)
-            for n, line in enumerate(demo, 1)
-            if re.match(r"\s*(IDSession|SetHandler idsession-|<Location \"/idsession-)", line)]
-    assert len(want) >= 6 and sorted(found) == sorted(want)
+            for n, line in enumerate(site.splitlines(), 1)
+            if re.match(r"\s*(IDSession|SetHandler\s+\"?idsession-|Mutex .*idsession-store|"
+                        r"LogLevel .*idsession:)", line, re.I)]
+    want.append("%s/app/.htaccess:2:  IDSession On" % www)
+    assert len(want) >= 9 and sorted(found) == sorted(want), "\n".join(found)
 
 
 def test_deb_enables_the_module_on_install(deb, tmp_path):
