@@ -190,6 +190,9 @@ typedef struct {
     int other_key;
 } ids_state;
 
+/* Room for an apr_int64_t in decimal: 19 digits, a sign and a NUL. */
+#define IDS_NUM_CHARS 21
+
 /* The last token a connection's client sent that was well-formed, so that
  * the next request on the connection skips the HMAC and the store key.
  * The keyring and size are part of the key, as locations may differ in
@@ -206,6 +209,14 @@ typedef struct {
     char store_key[IDS_STORE_KEY_CHARS + 1];
     apr_int64_t created;        /* the stamp's verified times, when timed */
     apr_int64_t renewed;
+    /* ... and SESSION_CREATED and SESSION_EXPIRES of them: the digits of
+     * created at times[created_at], of expires at
+     * times[IDS_NUM_CHARS + expires_at], where expires is the end under
+     * the timeouts of the request that verified it. */
+    apr_int64_t expires;
+    char times[2 * IDS_NUM_CHARS];
+    unsigned char created_at;
+    unsigned char expires_at;
     apr_int64_t clear_until;    /* IDSessionStoreReuse: the store said "not
                                  * revoked" for it, good until then */
 } ids_conn_memo;
@@ -859,14 +870,36 @@ static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
     return 0;
 }
 
+/* v in decimal, as apr_ltoa writes it, at the end of buf (IDS_NUM_CHARS
+ * bytes), where a pool string would not do: in the connection memo, or in
+ * the room a state has for its time variables. */
+static char *ids_num(char *buf, apr_int64_t v)
+{
+    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
+    char *p = buf + IDS_NUM_CHARS - 1;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        *--p = '-';
+    }
+    return p;
+}
+
 /* Remembers in m, taken by this request, the cookie value the scan
- * verified (the token, or token.stamp with the stamp's times) and its store
- * key, so that the next request on the connection with this cookie skips
- * the HMACs and SHA-256.  An unstamped value under timeouts (adopted) is
+ * verified (the token, or token.stamp with the stamp's times and their
+ * digits, the end under c's timeouts) and its store key, so that the next
+ * request on the connection with this cookie skips the HMACs, SHA-256 and
+ * the decimal conversions.  An unstamped value under timeouts (adopted) is
  * not kept: its answer depends on the time. */
 static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
-                           const char *store_key)
+                           const char *store_key, const ids_dir_conf *c)
 {
+    const char *why;
+
     m->ring = s->ring;
     m->nbytes = s->nbytes;
     m->timed = s->timed;
@@ -879,7 +912,34 @@ static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
     if (s->timed) {
         m->created = (apr_int64_t)s->created;
         m->renewed = (apr_int64_t)s->renewed;
+        m->expires = ids_session_end(c, m->created, m->renewed, &why);
+        m->created_at = (unsigned char)(ids_num(m->times, m->created)
+                                        - m->times);
+        m->expires_at = (unsigned char)(ids_num(m->times + IDS_NUM_CHARS,
+                                                m->expires)
+                                        - (m->times + IDS_NUM_CHARS));
     }
+}
+
+/* Where the digits of a timed state's SESSION_CREATED and SESSION_EXPIRES
+ * go: ids_state_found leaves 2 * IDS_NUM_CHARS bytes after its log id. */
+static APR_INLINE char *ids_times_room(const ids_state *st)
+{
+    return (char *)st->log_id + IDS_LOG_ID_CHARS + 1;
+}
+
+/* The memo's SESSION_CREATED and SESSION_EXPIRES, copied for st into the
+ * room ids_state_found left; ids_session_times keeps them while the
+ * session's end is the memo's. */
+static APR_INLINE void ids_times_from_memo(ids_state *st,
+                                           const ids_conn_memo *m)
+{
+    char *buf = ids_times_room(st);
+
+    memcpy(buf, m->times, sizeof(m->times));
+    st->expires = m->expires;
+    st->created_s = buf + m->created_at;
+    st->expires_s = buf + IDS_NUM_CHARS + m->expires_at;
 }
 
 /* The memo slot of the client connection that c serves (c itself, or the
@@ -1416,7 +1476,8 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
 {
     apr_size_t tlen = s->timed ? ids_token_len(s->nbytes, 1) : s->vlen;
     ids_state *st = ids_state_new(root, tlen + 1 + IDS_STORE_KEY_CHARS + 1
-                                        + IDS_LOG_ID_CHARS + 1);
+                                        + IDS_LOG_ID_CHARS + 1
+                                        + (s->timed ? 2 * IDS_NUM_CHARS : 0));
     char *buf = (char *)(st + 1), *k = buf + tlen + 1;
 
     memcpy(buf, s->v, tlen);
@@ -1436,6 +1497,17 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
     return st;
 }
 
+/* SESSION_CREATED and SESSION_EXPIRES of st, in the room ids_state_found
+ * left for their digits. */
+static void ids_put_found_times(ids_state *st, apr_int64_t expires)
+{
+    char *buf = ids_times_room(st);
+
+    st->expires = expires;
+    st->created_s = ids_num(buf, st->created);
+    st->expires_s = ids_num(buf + IDS_NUM_CHARS, expires);
+}
+
 /* Applies c's timeouts to the session st that the cookie carried: NULL,
  * with *expired saying why, when it has ended; else st, marked renewed
  * when its stamp is IDSessionRenewInterval old (ids_session sends the
@@ -1446,7 +1518,7 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
                                                  const ids_scan *s,
                                                  const char **expired)
 {
-    apr_int64_t now = (apr_int64_t)s->now;
+    apr_int64_t now = (apr_int64_t)s->now, end = 0;
     const char *why;
     int renew;
 
@@ -1470,7 +1542,8 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
     else {
         st->created = (apr_int64_t)s->created;
         st->renewed = (apr_int64_t)s->renewed;
-        if (now >= ids_session_end(c, st->created, st->renewed, &why)) {
+        end = ids_session_end(c, st->created, st->renewed, &why);
+        if (now >= end) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session (log id %s) has ended (%s); minting a "
                           "new token", st->log_id, why);
@@ -1486,7 +1559,12 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
         st->renewed = now;
         st->renewed_now = 1;
     }
-    ids_set_times(ids_chain_root(r)->pool, st, c);
+    /* The memo's digits (ids_times_from_memo) are those of this end
+     * unless the stamp is renewed or the section's timeouts differ. */
+    if (renew || st->expires_s == NULL || st->expires != end) {
+        ids_put_found_times(st, ids_session_end(c, st->created,
+                                                st->renewed, &why));
+    }
     return st;
 }
 
@@ -1698,12 +1776,16 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
                 s.stamped = 1;
                 s.created = (apr_uint64_t)s.memo->created;
                 s.renewed = (apr_uint64_t)s.memo->renewed;
+                ids_times_from_memo(st, s.memo);
             }
         }
         else if (s.v) {
             st = ids_state_found(root, &s, NULL);
             if (s.memo && (!s.timed || s.stamped)) {
-                ids_memo_store(s.memo, &s, st->store_key);
+                ids_memo_store(s.memo, &s, st->store_key, c);
+                if (s.timed) {
+                    ids_times_from_memo(st, s.memo);
+                }
             }
         }
         if (s.memo) {
