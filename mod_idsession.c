@@ -2330,9 +2330,10 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     apr_table_t *notes = r->notes, *lean;
     const apr_array_header_t *arr = apr_table_elts(notes), *after;
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts, *a;
+    apr_uint64_t ours = 0;      /* bit i: entry i of notes is SESSION_* */
     apr_bucket *b;
     apr_status_t rv;
-    int i, j, n, same;
+    int i, j, n, nelts = arr->nelts, same;
 
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
          b = APR_BUCKET_NEXT(b)) {
@@ -2343,10 +2344,13 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     if (apr_table_get(r->headers_in, "Range")) {
         return ap_pass_brigade(f->next, bb);
     }
-    lean = apr_table_make(r->pool, arr->nelts);
-    for (i = 0; i < arr->nelts; i++) {
+    lean = apr_table_make(r->pool, nelts);
+    for (i = 0; i < nelts; i++) {
         if (!ids_is_session_key(e[i].key)) {
             apr_table_addn(lean, e[i].key, e[i].val);
+        }
+        else if (i < 64) {
+            ours |= (apr_uint64_t)1 << i;
         }
     }
     n = apr_table_elts(lean)->nelts;
@@ -2354,13 +2358,21 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     rv = ap_pass_brigade(f->next, bb);
     r->notes = notes;
     arr = apr_table_elts(notes);
-    e = (const apr_table_entry_t *)arr->elts;
+    /* The pass saw lean, not notes: what the first loop found of notes
+     * holds, unless a stale pointer changed them (then look again). */
+    if (arr->nelts != nelts || arr->elts != (const char *)e || nelts > 64) {
+        e = (const apr_table_entry_t *)arr->elts;
+        nelts = arr->nelts;
+        for (i = 0, ours = 0; i < nelts && i < 64; i++) {
+            ours |= (apr_uint64_t)ids_is_session_key(e[i].key) << i;
+        }
+    }
     after = apr_table_elts(lean);
     a = (const apr_table_entry_t *)after->elts;
     /* Usually the pass only added notes, or none. */
     same = after->nelts >= n;
-    for (i = 0, j = 0; same && i < arr->nelts; i++) {
-        if (!ids_is_session_key(e[i].key)) {
+    for (i = 0, j = 0; same && i < nelts; i++) {
+        if (i < 64 ? !((ours >> i) & 1) : !ids_is_session_key(e[i].key)) {
             same = a[j].key == e[i].key && a[j].val == e[i].val;
             j++;
         }
