@@ -2398,18 +2398,33 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     return rv;
 }
 
+/* The context of an IDSESSION_LATE that has done its work. */
+static const char ids_late_done;
+
 static apr_status_t ids_late_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
-    ids_state *st = f->ctx ? f->ctx : ids_state_get(r);
+    ids_state *st;
 
+    if (f->ctx == &ids_late_done) {
+        return ap_pass_brigade(f->next, bb);
+    }
+    st = f->ctx ? f->ctx : ids_state_get(r);
     if (st) {
         ids_take_app_header(r, st);
         if (ids_sets_cookie(st)) {
             ids_make_private(r);
         }
     }
-    ap_remove_output_filter(f);
+    /* Its work is done at the first brigade.  One that ends the response
+     * is the last (an error response starts from the protocol filters):
+     * then marking it done costs less than taking it out of the chain. */
+    if (!APR_BRIGADE_EMPTY(bb) && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
+        f->ctx = (void *)&ids_late_done;
+    }
+    else {
+        ap_remove_output_filter(f);
+    }
     if (r->connection->master) {
         return ids_pass_h2(f, bb);
     }
