@@ -51,16 +51,35 @@ APLOG_USE_MODULE(idsession);
 #define IDS_MAX_AGE_MAX      APR_INT64_C(2147483647)
 #define IDS_SECRET_FILE_MAX  65536
 
-#define IDS_ENV_TOKEN        "SESSION_TOKEN"
-#define IDS_ENV_NEW          "SESSION_TOKEN_NEW"
-#define IDS_ENV_NEXT         "SESSION_TOKEN_NEXT"
-#define IDS_ENV_LOG_ID       "SESSION_LOG_ID"
-#define IDS_ENV_STORE_KEY    "SESSION_STORE_KEY"
-#define IDS_ENV_WITHHELD     "SESSION_COOKIE_WITHHELD"
-#define IDS_ENV_CREATED      "SESSION_CREATED"
-#define IDS_ENV_EXPIRES      "SESSION_EXPIRES"
-#define IDS_ENV_EXPIRED      "SESSION_EXPIRED"
-#define IDS_ENV_KEY_INDEX    "SESSION_KEY_INDEX"
+/* The variables' names, in one object, so that a table key that points
+ * into it is known to be one of them without reading it (ids_is_own_key). */
+static const struct {
+    char token[sizeof("SESSION_TOKEN")];
+    char new_[sizeof("SESSION_TOKEN_NEW")];
+    char next[sizeof("SESSION_TOKEN_NEXT")];
+    char log_id[sizeof("SESSION_LOG_ID")];
+    char store_key[sizeof("SESSION_STORE_KEY")];
+    char withheld[sizeof("SESSION_COOKIE_WITHHELD")];
+    char created[sizeof("SESSION_CREATED")];
+    char expires[sizeof("SESSION_EXPIRES")];
+    char expired[sizeof("SESSION_EXPIRED")];
+    char key_index[sizeof("SESSION_KEY_INDEX")];
+} ids_env = {
+    "SESSION_TOKEN", "SESSION_TOKEN_NEW", "SESSION_TOKEN_NEXT",
+    "SESSION_LOG_ID", "SESSION_STORE_KEY", "SESSION_COOKIE_WITHHELD",
+    "SESSION_CREATED", "SESSION_EXPIRES", "SESSION_EXPIRED",
+    "SESSION_KEY_INDEX"
+};
+#define IDS_ENV_TOKEN        ids_env.token
+#define IDS_ENV_NEW          ids_env.new_
+#define IDS_ENV_NEXT         ids_env.next
+#define IDS_ENV_LOG_ID       ids_env.log_id
+#define IDS_ENV_STORE_KEY    ids_env.store_key
+#define IDS_ENV_WITHHELD     ids_env.withheld
+#define IDS_ENV_CREATED      ids_env.created
+#define IDS_ENV_EXPIRES      ids_env.expires
+#define IDS_ENV_EXPIRED      ids_env.expired
+#define IDS_ENV_KEY_INDEX    ids_env.key_index
 #define IDS_RENEW_CAP        300    /* default renew interval at most */
 /* How long a browser keeps a timed-out cookie: long enough to come back
  * and be told SESSION_EXPIRED, short enough not to carry it for ever. */
@@ -1067,6 +1086,13 @@ static APR_INLINE int ids_is_session_key(const char *k)
            && (k[2] | 0x20) == 's' && (k[3] | 0x20) == 's'
            && (k[4] | 0x20) == 'i' && (k[5] | 0x20) == 'o'
            && (k[6] | 0x20) == 'n' && k[7] == '_';
+}
+
+/* 1 if k is one of the names this module sets, as it set it: a pointer
+ * into ids_env (a SESSION_* key from elsewhere is not). */
+static APR_INLINE int ids_is_own_key(const char *k)
+{
+    return (apr_uintptr_t)k - (apr_uintptr_t)&ids_env < sizeof(ids_env);
 }
 
 /* 1 if t holds no SESSION_* key, as a fresh request's notes and env do.
@@ -2346,7 +2372,8 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     }
     lean = apr_table_make(r->pool, nelts);
     for (i = 0; i < nelts; i++) {
-        if (!ids_is_session_key(e[i].key)) {
+        /* Most SESSION_* notes are the module's own: a pointer compare. */
+        if (!ids_is_own_key(e[i].key) && !ids_is_session_key(e[i].key)) {
             apr_table_addn(lean, e[i].key, e[i].val);
         }
         else if (i < 64) {
