@@ -296,6 +296,11 @@ static apr_array_header_t *ids_config_warnings;
  * pre_config, written only while the configuration is read. */
 static int ids_longest_ring;
 
+/* Whether an IDSessionHeader is set outside any section (server config or
+ * virtual host), the only settings in force at post_read_request; reset
+ * in pre_config, set while the configuration is read (set_header). */
+static int ids_server_header;
+
 /* ---- configuration ----------------------------------------------------- */
 
 static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
@@ -3166,6 +3171,16 @@ static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
         }
     }
     c->header = arg;
+    /* Its strip at post_read_request is registered here, for the
+     * configurations that need it; others do not pay for the hook's call
+     * on every request.  Hooks added while the configuration is read are
+     * sorted after it, and all go at the next restart, before pre_config
+     * resets the flag. */
+    if (cmd->path == NULL && !ids_server_header) {
+        ids_server_header = 1;
+        ap_hook_post_read_request(ids_strip_client_header, NULL, NULL,
+                                  APR_HOOK_MIDDLE);
+    }
     return NULL;
 }
 
@@ -3614,6 +3629,7 @@ static int ids_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     ids_config_warnings = NULL;
     ids_longest_ring = 0;
     ids_revocation = 0;
+    ids_server_header = 0;
     ids_store_pre_config(pconf);
     return OK;
 }
@@ -3700,12 +3716,12 @@ static void ids_register_hooks(apr_pool_t *p)
     ap_hook_post_config(ids_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(ids_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ids_check_config, NULL, NULL, APR_HOOK_MIDDLE);
-    /* Really first, so that a redirect from mod_rewrite's per-directory
-     * rules, also a fixup, carries the cookie. */
-    ap_hook_post_read_request(ids_strip_client_header, NULL, NULL,
-                              APR_HOOK_MIDDLE);
+    /* ids_strip_client_header at post_read_request: set_header registers
+     * it where a server-wide IDSessionHeader needs it. */
     ap_hook_post_perdir_config(ids_strip_client_header, NULL, NULL,
                                APR_HOOK_FIRST);
+    /* Really first, so that a redirect from mod_rewrite's per-directory
+     * rules, also a fixup, carries the cookie. */
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(ids_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ids_child_init, NULL, NULL, APR_HOOK_MIDDLE);
