@@ -2346,6 +2346,8 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+#define IDS_H2_NOTES_AT 64
+
 /* Passes bb on from an HTTP/2 stream.  mod_http2 copies r->notes into the
  * record of the response headers, twice (h2_headers_create), where only
  * its own notes are read; the module's SESSION_* notes made that copy most
@@ -2361,7 +2363,9 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     apr_table_t *notes = r->notes, *lean;
     const apr_array_header_t *arr = apr_table_elts(notes), *after;
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts, *a;
-    apr_uint64_t ours = 0;      /* bit i: entry i of notes is SESSION_* */
+    /* at[j]: the entry of notes that lean's j-th copies, while notes has
+     * at most IDS_H2_NOTES_AT entries. */
+    unsigned char at[IDS_H2_NOTES_AT];
     apr_bucket *b;
     apr_status_t rv;
     int i, j, n, nelts = arr->nelts, same;
@@ -2376,37 +2380,38 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
         return ap_pass_brigade(f->next, bb);
     }
     lean = apr_table_make(r->pool, nelts);
-    for (i = 0; i < nelts; i++) {
+    for (i = 0, n = 0; i < nelts; i++) {
         /* Most SESSION_* notes are the module's own: a pointer compare. */
         if (!ids_is_own_key(e[i].key) && !ids_is_session_key(e[i].key)) {
             apr_table_addn(lean, e[i].key, e[i].val);
-        }
-        else if (i < 64) {
-            ours |= (apr_uint64_t)1 << i;
+            if (nelts <= IDS_H2_NOTES_AT) {
+                at[n] = (unsigned char)i;
+            }
+            n++;
         }
     }
-    n = apr_table_elts(lean)->nelts;
     r->notes = lean;
     rv = ap_pass_brigade(f->next, bb);
     r->notes = notes;
     arr = apr_table_elts(notes);
-    /* The pass saw lean, not notes: what the first loop found of notes
-     * holds, unless a stale pointer changed them (then look again). */
-    if (arr->nelts != nelts || arr->elts != (const char *)e || nelts > 64) {
-        e = (const apr_table_entry_t *)arr->elts;
-        nelts = arr->nelts;
-        for (i = 0, ours = 0; i < nelts && i < 64; i++) {
-            ours |= (apr_uint64_t)ids_is_session_key(e[i].key) << i;
-        }
-    }
     after = apr_table_elts(lean);
     a = (const apr_table_entry_t *)after->elts;
-    /* Usually the pass only added notes, or none. */
+    /* Usually the pass only added notes, or none.  It saw lean, not notes:
+     * at[] holds unless a stale pointer changed notes meanwhile. */
     same = after->nelts >= n;
-    for (i = 0, j = 0; same && i < nelts; i++) {
-        if (i < 64 ? !((ours >> i) & 1) : !ids_is_session_key(e[i].key)) {
-            same = a[j].key == e[i].key && a[j].val == e[i].val;
-            j++;
+    if (nelts <= IDS_H2_NOTES_AT && arr->nelts == nelts
+        && arr->elts == (const char *)e) {
+        for (j = 0; same && j < n; j++) {
+            same = a[j].key == e[at[j]].key && a[j].val == e[at[j]].val;
+        }
+    }
+    else {
+        e = (const apr_table_entry_t *)arr->elts;
+        for (i = 0, j = 0; same && i < arr->nelts; i++) {
+            if (!ids_is_session_key(e[i].key)) {
+                same = j < n && a[j].key == e[i].key && a[j].val == e[i].val;
+                j++;
+            }
         }
     }
     if (same) {
