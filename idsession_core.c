@@ -523,9 +523,10 @@ const char *ids_cookie_find_hint(const char *hdr, const char *name,
                                  void *ctx, apr_size_t *vlen, int *seen)
 {
     /* A site's own cookie often comes first (set on the first response);
-     * a compare costs less than strstr's setup and finds the same. */
-    const char *p = strncmp(hdr, name, namelen) == 0 ? hdr
-                                                     : strstr(hdr, name);
+     * a compare costs less than strstr's setup and finds the same.  Its
+     * first byte tells most other headers at once. */
+    const char *p = hdr[0] == name[0] && strncmp(hdr, name, namelen) == 0
+                    ? hdr : strstr(hdr, name);
 
     for (; p != NULL; p = strstr(p, name)) {
         const char *q = p, *v, *ve;

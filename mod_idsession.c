@@ -51,16 +51,35 @@ APLOG_USE_MODULE(idsession);
 #define IDS_MAX_AGE_MAX      APR_INT64_C(2147483647)
 #define IDS_SECRET_FILE_MAX  65536
 
-#define IDS_ENV_TOKEN        "SESSION_TOKEN"
-#define IDS_ENV_NEW          "SESSION_TOKEN_NEW"
-#define IDS_ENV_NEXT         "SESSION_TOKEN_NEXT"
-#define IDS_ENV_LOG_ID       "SESSION_LOG_ID"
-#define IDS_ENV_STORE_KEY    "SESSION_STORE_KEY"
-#define IDS_ENV_WITHHELD     "SESSION_COOKIE_WITHHELD"
-#define IDS_ENV_CREATED      "SESSION_CREATED"
-#define IDS_ENV_EXPIRES      "SESSION_EXPIRES"
-#define IDS_ENV_EXPIRED      "SESSION_EXPIRED"
-#define IDS_ENV_KEY_INDEX    "SESSION_KEY_INDEX"
+/* The variables' names, in one object, so that a table key that points
+ * into it is known to be one of them without reading it (ids_is_own_key). */
+static const struct {
+    char token[sizeof("SESSION_TOKEN")];
+    char new_[sizeof("SESSION_TOKEN_NEW")];
+    char next[sizeof("SESSION_TOKEN_NEXT")];
+    char log_id[sizeof("SESSION_LOG_ID")];
+    char store_key[sizeof("SESSION_STORE_KEY")];
+    char withheld[sizeof("SESSION_COOKIE_WITHHELD")];
+    char created[sizeof("SESSION_CREATED")];
+    char expires[sizeof("SESSION_EXPIRES")];
+    char expired[sizeof("SESSION_EXPIRED")];
+    char key_index[sizeof("SESSION_KEY_INDEX")];
+} ids_env = {
+    "SESSION_TOKEN", "SESSION_TOKEN_NEW", "SESSION_TOKEN_NEXT",
+    "SESSION_LOG_ID", "SESSION_STORE_KEY", "SESSION_COOKIE_WITHHELD",
+    "SESSION_CREATED", "SESSION_EXPIRES", "SESSION_EXPIRED",
+    "SESSION_KEY_INDEX"
+};
+#define IDS_ENV_TOKEN        ids_env.token
+#define IDS_ENV_NEW          ids_env.new_
+#define IDS_ENV_NEXT         ids_env.next
+#define IDS_ENV_LOG_ID       ids_env.log_id
+#define IDS_ENV_STORE_KEY    ids_env.store_key
+#define IDS_ENV_WITHHELD     ids_env.withheld
+#define IDS_ENV_CREATED      ids_env.created
+#define IDS_ENV_EXPIRES      ids_env.expires
+#define IDS_ENV_EXPIRED      ids_env.expired
+#define IDS_ENV_KEY_INDEX    ids_env.key_index
 #define IDS_RENEW_CAP        300    /* default renew interval at most */
 /* How long a browser keeps a timed-out cookie: long enough to come back
  * and be told SESSION_EXPIRED, short enough not to carry it for ever. */
@@ -190,6 +209,9 @@ typedef struct {
     int other_key;
 } ids_state;
 
+/* Room for an apr_int64_t in decimal: 19 digits, a sign and a NUL. */
+#define IDS_NUM_CHARS 21
+
 /* The last token a connection's client sent that was well-formed, so that
  * the next request on the connection skips the HMAC and the store key.
  * The keyring and size are part of the key, as locations may differ in
@@ -206,6 +228,14 @@ typedef struct {
     char store_key[IDS_STORE_KEY_CHARS + 1];
     apr_int64_t created;        /* the stamp's verified times, when timed */
     apr_int64_t renewed;
+    /* ... and SESSION_CREATED and SESSION_EXPIRES of them: the digits of
+     * created at times[created_at], of expires at
+     * times[IDS_NUM_CHARS + expires_at], where expires is the end under
+     * the timeouts of the request that verified it. */
+    apr_int64_t expires;
+    char times[2 * IDS_NUM_CHARS];
+    unsigned char created_at;
+    unsigned char expires_at;
     apr_int64_t clear_until;    /* IDSessionStoreReuse: the store said "not
                                  * revoked" for it, good until then */
 } ids_conn_memo;
@@ -265,6 +295,11 @@ static apr_array_header_t *ids_config_warnings;
 /* The most IDSessionSecret lines of a section, for the counters; reset in
  * pre_config, written only while the configuration is read. */
 static int ids_longest_ring;
+
+/* Whether an IDSessionHeader is set outside any section (server config or
+ * virtual host), the only settings in force at post_read_request; reset
+ * in pre_config, set while the configuration is read (set_header). */
+static int ids_server_header;
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -859,14 +894,36 @@ static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
     return 0;
 }
 
+/* v in decimal, as apr_ltoa writes it, at the end of buf (IDS_NUM_CHARS
+ * bytes), where a pool string would not do: in the connection memo, or in
+ * the room a state has for its time variables. */
+static char *ids_num(char *buf, apr_int64_t v)
+{
+    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
+    char *p = buf + IDS_NUM_CHARS - 1;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        *--p = '-';
+    }
+    return p;
+}
+
 /* Remembers in m, taken by this request, the cookie value the scan
- * verified (the token, or token.stamp with the stamp's times) and its store
- * key, so that the next request on the connection with this cookie skips
- * the HMACs and SHA-256.  An unstamped value under timeouts (adopted) is
+ * verified (the token, or token.stamp with the stamp's times and their
+ * digits, the end under c's timeouts) and its store key, so that the next
+ * request on the connection with this cookie skips the HMACs, SHA-256 and
+ * the decimal conversions.  An unstamped value under timeouts (adopted) is
  * not kept: its answer depends on the time. */
 static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
-                           const char *store_key)
+                           const char *store_key, const ids_dir_conf *c)
 {
+    const char *why;
+
     m->ring = s->ring;
     m->nbytes = s->nbytes;
     m->timed = s->timed;
@@ -879,7 +936,34 @@ static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
     if (s->timed) {
         m->created = (apr_int64_t)s->created;
         m->renewed = (apr_int64_t)s->renewed;
+        m->expires = ids_session_end(c, m->created, m->renewed, &why);
+        m->created_at = (unsigned char)(ids_num(m->times, m->created)
+                                        - m->times);
+        m->expires_at = (unsigned char)(ids_num(m->times + IDS_NUM_CHARS,
+                                                m->expires)
+                                        - (m->times + IDS_NUM_CHARS));
     }
+}
+
+/* Where the digits of a timed state's SESSION_CREATED and SESSION_EXPIRES
+ * go: ids_state_found leaves 2 * IDS_NUM_CHARS bytes after its log id. */
+static APR_INLINE char *ids_times_room(const ids_state *st)
+{
+    return (char *)st->log_id + IDS_LOG_ID_CHARS + 1;
+}
+
+/* The memo's SESSION_CREATED and SESSION_EXPIRES, copied for st into the
+ * room ids_state_found left; ids_session_times keeps them while the
+ * session's end is the memo's. */
+static APR_INLINE void ids_times_from_memo(ids_state *st,
+                                           const ids_conn_memo *m)
+{
+    char *buf = ids_times_room(st);
+
+    memcpy(buf, m->times, sizeof(m->times));
+    st->expires = m->expires;
+    st->created_s = buf + m->created_at;
+    st->expires_s = buf + IDS_NUM_CHARS + m->expires_at;
 }
 
 /* The memo slot of the client connection that c serves (c itself, or the
@@ -1007,6 +1091,13 @@ static APR_INLINE int ids_is_session_key(const char *k)
            && (k[2] | 0x20) == 's' && (k[3] | 0x20) == 's'
            && (k[4] | 0x20) == 'i' && (k[5] | 0x20) == 'o'
            && (k[6] | 0x20) == 'n' && k[7] == '_';
+}
+
+/* 1 if k is one of the names this module sets, as it set it: a pointer
+ * into ids_env (a SESSION_* key from elsewhere is not). */
+static APR_INLINE int ids_is_own_key(const char *k)
+{
+    return (apr_uintptr_t)k - (apr_uintptr_t)&ids_env < sizeof(ids_env);
 }
 
 /* 1 if t holds no SESSION_* key, as a fresh request's notes and env do.
@@ -1416,7 +1507,8 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
 {
     apr_size_t tlen = s->timed ? ids_token_len(s->nbytes, 1) : s->vlen;
     ids_state *st = ids_state_new(root, tlen + 1 + IDS_STORE_KEY_CHARS + 1
-                                        + IDS_LOG_ID_CHARS + 1);
+                                        + IDS_LOG_ID_CHARS + 1
+                                        + (s->timed ? 2 * IDS_NUM_CHARS : 0));
     char *buf = (char *)(st + 1), *k = buf + tlen + 1;
 
     memcpy(buf, s->v, tlen);
@@ -1436,6 +1528,17 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
     return st;
 }
 
+/* SESSION_CREATED and SESSION_EXPIRES of st, in the room ids_state_found
+ * left for their digits. */
+static void ids_put_found_times(ids_state *st, apr_int64_t expires)
+{
+    char *buf = ids_times_room(st);
+
+    st->expires = expires;
+    st->created_s = ids_num(buf, st->created);
+    st->expires_s = ids_num(buf + IDS_NUM_CHARS, expires);
+}
+
 /* Applies c's timeouts to the session st that the cookie carried: NULL,
  * with *expired saying why, when it has ended; else st, marked renewed
  * when its stamp is IDSessionRenewInterval old (ids_session sends the
@@ -1446,7 +1549,7 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
                                                  const ids_scan *s,
                                                  const char **expired)
 {
-    apr_int64_t now = (apr_int64_t)s->now;
+    apr_int64_t now = (apr_int64_t)s->now, end = 0;
     const char *why;
     int renew;
 
@@ -1470,7 +1573,8 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
     else {
         st->created = (apr_int64_t)s->created;
         st->renewed = (apr_int64_t)s->renewed;
-        if (now >= ids_session_end(c, st->created, st->renewed, &why)) {
+        end = ids_session_end(c, st->created, st->renewed, &why);
+        if (now >= end) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "session (log id %s) has ended (%s); minting a "
                           "new token", st->log_id, why);
@@ -1486,7 +1590,12 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
         st->renewed = now;
         st->renewed_now = 1;
     }
-    ids_set_times(ids_chain_root(r)->pool, st, c);
+    /* The memo's digits (ids_times_from_memo) are those of this end
+     * unless the stamp is renewed or the section's timeouts differ. */
+    if (renew || st->expires_s == NULL || st->expires != end) {
+        ids_put_found_times(st, ids_session_end(c, st->created,
+                                                st->renewed, &why));
+    }
     return st;
 }
 
@@ -1698,12 +1807,16 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
                 s.stamped = 1;
                 s.created = (apr_uint64_t)s.memo->created;
                 s.renewed = (apr_uint64_t)s.memo->renewed;
+                ids_times_from_memo(st, s.memo);
             }
         }
         else if (s.v) {
             st = ids_state_found(root, &s, NULL);
             if (s.memo && (!s.timed || s.stamped)) {
-                ids_memo_store(s.memo, &s, st->store_key);
+                ids_memo_store(s.memo, &s, st->store_key, c);
+                if (s.timed) {
+                    ids_times_from_memo(st, s.memo);
+                }
             }
         }
         if (s.memo) {
@@ -2233,6 +2346,8 @@ static apr_status_t ids_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+#define IDS_H2_NOTES_AT 64
+
 /* Passes bb on from an HTTP/2 stream.  mod_http2 copies r->notes into the
  * record of the response headers, twice (h2_headers_create), where only
  * its own notes are read; the module's SESSION_* notes made that copy most
@@ -2248,9 +2363,12 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     apr_table_t *notes = r->notes, *lean;
     const apr_array_header_t *arr = apr_table_elts(notes), *after;
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts, *a;
+    /* at[j]: the entry of notes that lean's j-th copies, while notes has
+     * at most IDS_H2_NOTES_AT entries. */
+    unsigned char at[IDS_H2_NOTES_AT];
     apr_bucket *b;
     apr_status_t rv;
-    int i, j, n, same;
+    int i, j, n, nelts = arr->nelts, same;
 
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
          b = APR_BUCKET_NEXT(b)) {
@@ -2261,26 +2379,39 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     if (apr_table_get(r->headers_in, "Range")) {
         return ap_pass_brigade(f->next, bb);
     }
-    lean = apr_table_make(r->pool, arr->nelts);
-    for (i = 0; i < arr->nelts; i++) {
-        if (!ids_is_session_key(e[i].key)) {
+    lean = apr_table_make(r->pool, nelts);
+    for (i = 0, n = 0; i < nelts; i++) {
+        /* Most SESSION_* notes are the module's own: a pointer compare. */
+        if (!ids_is_own_key(e[i].key) && !ids_is_session_key(e[i].key)) {
             apr_table_addn(lean, e[i].key, e[i].val);
+            if (nelts <= IDS_H2_NOTES_AT) {
+                at[n] = (unsigned char)i;
+            }
+            n++;
         }
     }
-    n = apr_table_elts(lean)->nelts;
     r->notes = lean;
     rv = ap_pass_brigade(f->next, bb);
     r->notes = notes;
     arr = apr_table_elts(notes);
-    e = (const apr_table_entry_t *)arr->elts;
     after = apr_table_elts(lean);
     a = (const apr_table_entry_t *)after->elts;
-    /* Usually the pass only added notes, or none. */
+    /* Usually the pass only added notes, or none.  It saw lean, not notes:
+     * at[] holds unless a stale pointer changed notes meanwhile. */
     same = after->nelts >= n;
-    for (i = 0, j = 0; same && i < arr->nelts; i++) {
-        if (!ids_is_session_key(e[i].key)) {
-            same = a[j].key == e[i].key && a[j].val == e[i].val;
-            j++;
+    if (nelts <= IDS_H2_NOTES_AT && arr->nelts == nelts
+        && arr->elts == (const char *)e) {
+        for (j = 0; same && j < n; j++) {
+            same = a[j].key == e[at[j]].key && a[j].val == e[at[j]].val;
+        }
+    }
+    else {
+        e = (const apr_table_entry_t *)arr->elts;
+        for (i = 0, j = 0; same && i < arr->nelts; i++) {
+            if (!ids_is_session_key(e[i].key)) {
+                same = j < n && a[j].key == e[i].key && a[j].val == e[i].val;
+                j++;
+            }
         }
     }
     if (same) {
@@ -2304,18 +2435,33 @@ static IDS_NOINLINE apr_status_t ids_pass_h2(ap_filter_t *f,
     return rv;
 }
 
+/* The context of an IDSESSION_LATE that has done its work. */
+static const char ids_late_done;
+
 static apr_status_t ids_late_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
-    ids_state *st = f->ctx ? f->ctx : ids_state_get(r);
+    ids_state *st;
 
+    if (f->ctx == &ids_late_done) {
+        return ap_pass_brigade(f->next, bb);
+    }
+    st = f->ctx ? f->ctx : ids_state_get(r);
     if (st) {
         ids_take_app_header(r, st);
         if (ids_sets_cookie(st)) {
             ids_make_private(r);
         }
     }
-    ap_remove_output_filter(f);
+    /* Its work is done at the first brigade.  One that ends the response
+     * is the last (an error response starts from the protocol filters):
+     * then marking it done costs less than taking it out of the chain. */
+    if (!APR_BRIGADE_EMPTY(bb) && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
+        f->ctx = (void *)&ids_late_done;
+    }
+    else {
+        ap_remove_output_filter(f);
+    }
     if (r->connection->master) {
         return ids_pass_h2(f, bb);
     }
@@ -3030,6 +3176,16 @@ static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
         }
     }
     c->header = arg;
+    /* Its strip at post_read_request is registered here, for the
+     * configurations that need it; others do not pay for the hook's call
+     * on every request.  Hooks added while the configuration is read are
+     * sorted after it, and all go at the next restart, before pre_config
+     * resets the flag. */
+    if (cmd->path == NULL && !ids_server_header) {
+        ids_server_header = 1;
+        ap_hook_post_read_request(ids_strip_client_header, NULL, NULL,
+                                  APR_HOOK_MIDDLE);
+    }
     return NULL;
 }
 
@@ -3484,6 +3640,7 @@ static int ids_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     ids_config_warnings = NULL;
     ids_longest_ring = 0;
     ids_revocation = 0;
+    ids_server_header = 0;
     ids_store_pre_config(pconf);
     return OK;
 }
@@ -3570,12 +3727,12 @@ static void ids_register_hooks(apr_pool_t *p)
     ap_hook_post_config(ids_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(ids_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ids_check_config, NULL, NULL, APR_HOOK_MIDDLE);
-    /* Really first, so that a redirect from mod_rewrite's per-directory
-     * rules, also a fixup, carries the cookie. */
-    ap_hook_post_read_request(ids_strip_client_header, NULL, NULL,
-                              APR_HOOK_MIDDLE);
+    /* ids_strip_client_header at post_read_request: set_header registers
+     * it where a server-wide IDSessionHeader needs it. */
     ap_hook_post_perdir_config(ids_strip_client_header, NULL, NULL,
                                APR_HOOK_FIRST);
+    /* Really first, so that a redirect from mod_rewrite's per-directory
+     * rules, also a fixup, carries the cookie. */
     ap_hook_fixups(ids_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(ids_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ids_child_init, NULL, NULL, APR_HOOK_MIDDLE);

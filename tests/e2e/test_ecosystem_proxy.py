@@ -308,3 +308,39 @@ def test_fpm_sees_minted_header(front):
     e = r.env()
     [c] = r.set_cookies("_session")
     assert e["HTTP_X_SESSION_TOKEN"] == e["SESSION_TOKEN"] == c.value
+
+
+# ---- the server-wide strip across restarts ------------------------------------------------
+
+RESTART_CONF = """
+IDSessionHeader X-Session-Token
+<Directory "@DOCROOT@/cgi">
+    IDSession On
+</Directory>
+<Directory "@DOCROOT@/cgi/none">
+    IDSessionHeader none
+</Directory>
+"""
+
+
+def test_server_wide_strip_survives_restarts(httpd_factory):
+    # The strip at post_read_request is registered while the configuration is read,
+    # only where a server-wide IDSessionHeader asks for it: every generation must
+    # register it again.  Under "none" only that early strip removes the client's copy.
+    h = httpd_factory(conf=RESTART_CONF, cgi=True, start=False)
+    h.write_cgi("cgi/none/echo.cgi", ECHO_CGI)
+    h.start()
+
+    def client_copy():
+        r = h.curl("/cgi/none/echo.cgi", headers=["X-Session-Token: " + EVIL])
+        assert r.status == 200, r
+        return r.env()["HTTP_X_SESSION_TOKEN"]
+
+    assert client_copy() == UNSET
+    h.graceful()
+    assert client_copy() == UNSET
+    h.restart()
+    assert client_copy() == UNSET
+    # Without the server-wide setting, nothing strips it under "none".
+    h.restart(conf=RESTART_CONF.replace("IDSessionHeader X-Session-Token\n", "", 1))
+    assert client_copy() == EVIL

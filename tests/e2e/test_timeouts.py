@@ -99,6 +99,15 @@ CustomLog "@ROOT@/logs/expired_log" idsexp
     IDSessionIdleTimeout 3
     SetHandler idsession-reset
 </Location>
+<Location /memo-a>
+    IDSession On
+    IDSessionIdleTimeout 60
+</Location>
+<Location /memo-b>
+    IDSession On
+    IDSessionIdleTimeout 60
+    IDSessionMaxLifetime 30
+</Location>
 """.replace("S1X", S1).replace("S2X", S2)
 
 
@@ -132,7 +141,7 @@ def split(value):
 def httpd(httpd_module_factory):
     h = httpd_module_factory(conf=CONF, cgi=True, modules=["include"])
     for d in ("t", "idle", "life", "adopt", "adopt/none", "adopt-past", "rot", "rot/new", "plain",
-              "maxonly"):
+              "maxonly", "memo-a", "memo-b"):
         h.write_cgi(d + "/env.cgi", ENV)
     h.write("idle/page.shtml", SSI)
     return h
@@ -366,6 +375,36 @@ def test_keepalive_memo_still_checks_time(httpd):
     assert answers[0]["SESSION_TOKEN"] == split(v)[0]
     assert answers[1]["SESSION_EXPIRED"] == "idle"
     assert answers[1]["SESSION_TOKEN"] != split(v)[0]
+
+
+def test_keepalive_memo_times_follow_the_section(httpd):
+    """The connection memo keeps SESSION_CREATED and SESSION_EXPIRES of the last stamp
+    it verified; on one keep-alive connection, a section with other timeouts still
+    gets its own SESSION_EXPIRES for the same cookie, in either order."""
+    r, _ = get(httpd, "/memo-a/env.cgi")
+    v = one_cookie(r).value
+    c, renewed = STAMP_TIMES(v, [S1.encode()])
+    want = {"/memo-a/env.cgi": str(renewed + 60), "/memo-b/env.cgi": str(c + 30)}
+    paths = ["/memo-a/env.cgi", "/memo-b/env.cgi", "/memo-b/env.cgi", "/memo-a/env.cgi",
+             "/memo-a/env.cgi"]
+    conn = http.client.HTTPConnection("127.0.0.1", httpd.port, timeout=15)
+    try:
+        answers = []
+        for path in paths:
+            conn.request("GET", path, headers={"Cookie": NAME + "=" + v})
+            resp = conn.getresponse()
+            body = resp.read().decode()
+            assert resp.status == 200, body
+            answers.append(dict(l.split("=", 1) for l in body.splitlines() if "=" in l))
+            if len(answers) == 1:
+                sock = conn.sock
+        assert conn.sock is sock                     # the same connection
+    finally:
+        conn.close()
+    for path, env in zip(paths, answers):
+        assert env["SESSION_TOKEN"] == split(v)[0], (path, env)
+        assert env["SESSION_CREATED"] == str(c), (path, env)
+        assert env["SESSION_EXPIRES"] == want[path], (path, env)
 
 
 TWO = r"""
