@@ -228,8 +228,11 @@ def first_release_naming(name):
 # ---- variables and handlers ------------------------------------------------------------
 
 def code_variables():
+    """The names in the initializer of the module's ids_env object."""
     src = (REPO / "mod_idsession.c").read_text()
-    return set(re.findall(r'#define IDS_ENV_\w+\s+"(SESSION_\w+)"', src))
+    m = re.search(r"\}\s*ids_env\s*=\s*\{(.*?)\};", src, re.S)
+    assert m, "mod_idsession.c has no ids_env initializer"
+    return set(re.findall(r'"(SESSION_\w+)"', m.group(1)))
 
 
 def code_handlers():
