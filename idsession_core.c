@@ -13,7 +13,6 @@
 #include "idsession_core.h"
 
 #include <string.h>
-#include <sys/uio.h>
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_general.h"
@@ -620,55 +619,72 @@ const char *ids_cookie_find(const char *hdr, const char *name,
                                 vlen, seen);
 }
 
-/* Appends s to the iovec list; string literals give their length free. */
-#define IDS_IOV(v, n, s, l) \
-    ((v)[(n)].iov_base = (void *)(s), (v)[(n)++].iov_len = (l))
-#define IDS_IOV_LIT(v, n, s) IDS_IOV(v, n, s, sizeof(s) - 1)
+/* Appends s[0..n) at d and moves d past it; a literal's copy has a fixed
+ * size, which compiles to a few stores. */
+#define IDS_PUT(d, s, n)   (memcpy((d), (s), (n)), (d) += (n))
+#define IDS_PUT_LIT(d, s)  IDS_PUT(d, s, sizeof(s) - 1)
+
+/* The longest run of the attributes without a value. */
+#define IDS_FLAGS_MAX \
+    (sizeof("; Secure; HttpOnly; Partitioned; SameSite=Strict") - 1)
 
 char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
                      const ids_cookie_attrs *a)
 {
-    struct iovec v[16];
-    int n = 0;
+    apr_size_t nlen = strlen(name), vlen = strlen(value);
+    apr_size_t plen = a->path ? strlen(a->path) : 0;
+    apr_size_t dlen = a->domain ? strlen(a->domain) : 0;
+    apr_size_t alen = 0;
+    int secure = a->secure || a->samesite == IDS_SAMESITE_NONE;
+    char *age = NULL, date[APR_RFC822_DATE_LEN];
+    char *out, *d;
 
-    /* One allocation and one copy: this runs on every minted response. */
-    IDS_IOV(v, n, name, strlen(name));
-    IDS_IOV_LIT(v, n, "=");
-    IDS_IOV(v, n, value, strlen(value));
+    if (a->max_age > 0) {
+        age = apr_psprintf(p, "%" APR_INT64_T_FMT, a->max_age);
+        alen = strlen(age);
+        apr_rfc822_date(date, a->now + apr_time_from_sec(a->max_age));
+    }
+    /* One allocation, with room for every flag, and one pass: this runs
+     * on every minted response. */
+    out = d = apr_palloc(p, nlen + 1 + vlen
+                            + sizeof("; Path=") - 1 + plen
+                            + sizeof("; Domain=") - 1 + dlen
+                            + sizeof("; Max-Age=; Expires=") - 1 + alen
+                            + sizeof(date) - 1 + IDS_FLAGS_MAX + 1);
+    IDS_PUT(d, name, nlen);
+    *d++ = '=';
+    IDS_PUT(d, value, vlen);
     if (a->path) {
-        IDS_IOV_LIT(v, n, "; Path=");
-        IDS_IOV(v, n, a->path, strlen(a->path));
+        IDS_PUT_LIT(d, "; Path=");
+        IDS_PUT(d, a->path, plen);
     }
     if (a->domain) {
-        IDS_IOV_LIT(v, n, "; Domain=");
-        IDS_IOV(v, n, a->domain, strlen(a->domain));
+        IDS_PUT_LIT(d, "; Domain=");
+        IDS_PUT(d, a->domain, dlen);
     }
-    if (a->max_age > 0) {
-        char *date = apr_palloc(p, APR_RFC822_DATE_LEN);
-        char *age = apr_psprintf(p, "%" APR_INT64_T_FMT, a->max_age);
-
-        apr_rfc822_date(date, a->now + apr_time_from_sec(a->max_age));
-        IDS_IOV_LIT(v, n, "; Max-Age=");
-        IDS_IOV(v, n, age, strlen(age));
-        IDS_IOV_LIT(v, n, "; Expires=");
-        IDS_IOV(v, n, date, strlen(date));
+    if (age) {
+        IDS_PUT_LIT(d, "; Max-Age=");
+        IDS_PUT(d, age, alen);
+        IDS_PUT_LIT(d, "; Expires=");
+        IDS_PUT(d, date, sizeof(date) - 1);
     }
-    if (a->secure || a->samesite == IDS_SAMESITE_NONE) {
-        IDS_IOV_LIT(v, n, "; Secure");
+    if (secure) {
+        IDS_PUT_LIT(d, "; Secure");
     }
     if (a->httponly) {
-        IDS_IOV_LIT(v, n, "; HttpOnly");
+        IDS_PUT_LIT(d, "; HttpOnly");
     }
-    if (a->partitioned && (a->secure || a->samesite == IDS_SAMESITE_NONE)) {
-        IDS_IOV_LIT(v, n, "; Partitioned");
+    if (a->partitioned && secure) {
+        IDS_PUT_LIT(d, "; Partitioned");
     }
     switch (a->samesite) {
-    case IDS_SAMESITE_STRICT: IDS_IOV_LIT(v, n, "; SameSite=Strict"); break;
-    case IDS_SAMESITE_LAX:    IDS_IOV_LIT(v, n, "; SameSite=Lax"); break;
-    case IDS_SAMESITE_NONE:   IDS_IOV_LIT(v, n, "; SameSite=None"); break;
+    case IDS_SAMESITE_STRICT: IDS_PUT_LIT(d, "; SameSite=Strict"); break;
+    case IDS_SAMESITE_LAX:    IDS_PUT_LIT(d, "; SameSite=Lax"); break;
+    case IDS_SAMESITE_NONE:   IDS_PUT_LIT(d, "; SameSite=None"); break;
     default: break;
     }
-    return apr_pstrcatv(p, v, n, NULL);
+    *d = '\0';
+    return out;
 }
 
 int ids_set_cookie_is_for(const char *hdr, const char *name,
