@@ -250,6 +250,47 @@ int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
     return ids_token_verify(v, len, nbytes, ring) >= 0;
 }
 
+/* ---- numbers ----------------------------------------------------------- */
+
+/* The two decimal digits of 0..99: one copy per pair. */
+static const char ids_dec_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+apr_size_t ids_put_int(char *out, apr_int64_t v)
+{
+    char buf[IDS_INT_CHARS];
+    char *end = buf + sizeof(buf), *q = end;
+    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
+    apr_uint32_t w;
+
+    /* Two digits a division, half as many as apr_ltoa's loop, and in 32
+     * bits, which take fewer steps, once the rest fits: Unix times do. */
+    while (u > 0xFFFFFFFFu) {
+        q -= 2;
+        memcpy(q, ids_dec_pairs + 2 * (apr_size_t)(u % 100), 2);
+        u /= 100;
+    }
+    for (w = (apr_uint32_t)u; w >= 100; w /= 100) {
+        q -= 2;
+        memcpy(q, ids_dec_pairs + 2 * (apr_size_t)(w % 100), 2);
+    }
+    if (w >= 10) {
+        q -= 2;
+        memcpy(q, ids_dec_pairs + 2 * (apr_size_t)w, 2);
+    }
+    else {
+        *--q = (char)('0' + w);
+    }
+    if (v < 0) {
+        *--q = '-';
+    }
+    memcpy(out, q, (apr_size_t)(end - q));
+    out[end - q] = '\0';
+    return (apr_size_t)(end - q);
+}
+
 /* ---- stamps ------------------------------------------------------------ */
 
 /* Decodes s[0..len), which ids_random_part_ok has accepted, into out. */
@@ -619,6 +660,49 @@ const char *ids_cookie_find(const char *hdr, const char *name,
                                 vlen, seen);
 }
 
+/* Two decimal digits of v (0..99) at d. */
+static APR_INLINE void ids_put_2digits(char *d, unsigned v)
+{
+    d[0] = (char)('0' + v / 10);
+    d[1] = (char)('0' + v % 10);
+}
+
+/* Writes the IMF-fixdate of Unix time sec (>= 0, before year 10000),
+ * "Sun, 06 Nov 1994 08:49:37 GMT" as apr_rfc822_date does, without a NUL.
+ * The civil date comes from the day count in a few divisions by
+ * constants (Hinnant's days-to-civil), where apr_rfc822_date goes through
+ * the C library's time conversion. */
+static void ids_http_date(char *d, apr_uint64_t sec)
+{
+    static const char days[] = "ThuFriSatSunMonTueWed";
+    static const char months[] = "MarAprMayJunJulAugSepOctNovDecJanFeb";
+    apr_uint64_t day = sec / 86400, rem = sec % 86400;
+    /* Days since 0000-03-01, in 400-year eras; the year starts in March,
+     * so that the leap day comes last. */
+    apr_uint64_t z = day + 719468, era = z / 146097, doe = z - era * 146097;
+    apr_uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    apr_uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    apr_uint64_t mp = (5 * doy + 2) / 153;
+    unsigned mday = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    unsigned year = (unsigned)(yoe + era * 400 + (mp >= 10));
+
+    memcpy(d, days + 3 * (day % 7), 3);
+    memcpy(d + 3, ", ", 2);
+    ids_put_2digits(d + 5, mday);
+    d[7] = ' ';
+    memcpy(d + 8, months + 3 * mp, 3);
+    d[11] = ' ';
+    ids_put_2digits(d + 12, year / 100);
+    ids_put_2digits(d + 14, year % 100);
+    d[16] = ' ';
+    ids_put_2digits(d + 17, (unsigned)(rem / 3600));
+    d[19] = ':';
+    ids_put_2digits(d + 20, (unsigned)(rem / 60 % 60));
+    d[22] = ':';
+    ids_put_2digits(d + 23, (unsigned)(rem % 60));
+    memcpy(d + 25, " GMT", 4);
+}
+
 /* Appends s[0..n) at d and moves d past it; a literal's copy has a fixed
  * size, which compiles to a few stores. */
 #define IDS_PUT(d, s, n)   (memcpy((d), (s), (n)), (d) += (n))
@@ -628,6 +712,9 @@ const char *ids_cookie_find(const char *hdr, const char *name,
 #define IDS_FLAGS_MAX \
     (sizeof("; Secure; HttpOnly; Partitioned; SameSite=Strict") - 1)
 
+/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define IDS_HTTP_DATE_CHARS  29
+
 char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
                      const ids_cookie_attrs *a)
 {
@@ -636,13 +723,11 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
     apr_size_t dlen = a->domain ? strlen(a->domain) : 0;
     apr_size_t alen = 0;
     int secure = a->secure || a->samesite == IDS_SAMESITE_NONE;
-    char *age = NULL, date[APR_RFC822_DATE_LEN];
+    char age[IDS_INT_CHARS];
     char *out, *d;
 
     if (a->max_age > 0) {
-        age = apr_psprintf(p, "%" APR_INT64_T_FMT, a->max_age);
-        alen = strlen(age);
-        apr_rfc822_date(date, a->now + apr_time_from_sec(a->max_age));
+        alen = ids_put_int(age, a->max_age);
     }
     /* One allocation, with room for every flag, and one pass: this runs
      * on every minted response. */
@@ -650,7 +735,7 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
                             + sizeof("; Path=") - 1 + plen
                             + sizeof("; Domain=") - 1 + dlen
                             + sizeof("; Max-Age=; Expires=") - 1 + alen
-                            + sizeof(date) - 1 + IDS_FLAGS_MAX + 1);
+                            + IDS_HTTP_DATE_CHARS + IDS_FLAGS_MAX + 1);
     IDS_PUT(d, name, nlen);
     *d++ = '=';
     IDS_PUT(d, value, vlen);
@@ -662,11 +747,12 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
         IDS_PUT_LIT(d, "; Domain=");
         IDS_PUT(d, a->domain, dlen);
     }
-    if (age) {
+    if (a->max_age > 0) {
         IDS_PUT_LIT(d, "; Max-Age=");
         IDS_PUT(d, age, alen);
         IDS_PUT_LIT(d, "; Expires=");
-        IDS_PUT(d, date, sizeof(date) - 1);
+        ids_http_date(d, (apr_uint64_t)apr_time_sec(a->now) + a->max_age);
+        d += IDS_HTTP_DATE_CHARS;
     }
     if (secure) {
         IDS_PUT_LIT(d, "; Secure");

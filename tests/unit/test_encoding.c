@@ -1,13 +1,15 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE. */
 
 /*
- * ids_b64url_encode, ids_random_part_ok and ids_token_len.  The expected
- * encodings were made with Python's base64.urlsafe_b64encode (padding
- * stripped) and cross-checked with coreutils' basenc --base64url.
+ * ids_b64url_encode, ids_random_part_ok, ids_token_len and ids_put_int.
+ * The expected encodings were made with Python's
+ * base64.urlsafe_b64encode (padding stripped) and cross-checked with
+ * coreutils' basenc --base64url.
  */
 
 #include <stdlib.h>
 #include <string.h>
+#include "apr_strings.h"
 #include "unit.h"
 
 static const char b64url_alphabet[] =
@@ -231,10 +233,30 @@ static void test_token_len(void)
                "IDS_TAG_CHARS is the encoded tag length");
 }
 
+/* ids_put_int writes what apr_psprintf's %" APR_INT64_T_FMT " does. */
+static void test_put_int(apr_pool_t *p)
+{
+    static const apr_int64_t cases[] = {
+        0, 1, 9, 10, 99, 100, 1700000000, 2147483647, -1, -10,
+        APR_INT64_MAX, APR_INT64_MIN,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[IDS_INT_CHARS];
+        const char *want = apr_psprintf(p, "%" APR_INT64_T_FMT, cases[i]);
+        apr_size_t n = ids_put_int(out, cases[i]);
+
+        tap_str_is(out, want, "ids_put_int(%s)", want);
+        tap_int_is((long long)n, (long long)strlen(want),
+                   "ids_put_int(%s) length", want);
+    }
+}
+
 void test_encoding(apr_pool_t *p)
 {
-    (void)p;
     test_b64url_vectors();
     test_random_part_ok();
     test_token_len();
+    test_put_int(p);
 }
