@@ -655,10 +655,13 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
 static void ids_set_times(apr_pool_t *p, ids_state *st, const ids_dir_conf *c)
 {
     const char *why;
+    char *buf = apr_palloc(p, 2 * IDS_INT_CHARS);
 
     st->expires = ids_session_end(c, st->created, st->renewed, &why);
-    st->created_s = apr_ltoa(p, (long)st->created);
-    st->expires_s = apr_ltoa(p, (long)st->expires);
+    ids_put_int(buf, st->created);
+    ids_put_int(buf + IDS_INT_CHARS, st->expires);
+    st->created_s = buf;
+    st->expires_s = buf + IDS_INT_CHARS;
 }
 
 /* The cookie's value: the token, with its stamp when st is timed (signed
