@@ -622,15 +622,18 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
 static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
                                 const char *name)
 {
-    const apr_array_header_t *arr = apr_table_elts(t);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    apr_size_t namelen = strlen(name);
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    apr_size_t namelen;
     apr_array_header_t *keep;
     int i, hit = 0;
 
     if (apr_table_get(t, "Set-Cookie") == NULL) {
         return;                 /* the usual case, without a walk */
     }
+    arr = apr_table_elts(t);
+    e = (const apr_table_entry_t *)arr->elts;
+    namelen = strlen(name);
     for (i = 0; i < arr->nelts && !hit; i++) {
         hit = e[i].key && strcasecmp(e[i].key, "Set-Cookie") == 0
               && ids_set_cookie_is_for(e[i].val, name, namelen);
