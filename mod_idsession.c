@@ -1976,9 +1976,16 @@ static void ids_cc_add_private(apr_pool_t *p, const apr_table_t *t)
  * every Cache-Control line says private, for caches that read only one. */
 static void ids_make_private(request_rec *r)
 {
-    int out = ids_cc_state(r->headers_out);
-    int err = out == 2 ? 2 : ids_cc_state(r->err_headers_out);
+    int out, err;
 
+    /* The usual case, found through the tables' index: none at all. */
+    if (apr_table_get(r->headers_out, "Cache-Control") == NULL
+        && apr_table_get(r->err_headers_out, "Cache-Control") == NULL) {
+        apr_table_addn(r->headers_out, "Cache-Control", "private");
+        return;
+    }
+    out = ids_cc_state(r->headers_out);
+    err = out == 2 ? 2 : ids_cc_state(r->err_headers_out);
     if (out == 2 || err == 2) {
         return;
     }
@@ -1987,9 +1994,6 @@ static void ids_make_private(request_rec *r)
     }
     if (out) {
         ids_cc_add_private(r->pool, r->headers_out);
-    }
-    if (!out && !err) {
-        apr_table_setn(r->headers_out, "Cache-Control", "private");
     }
 }
 
