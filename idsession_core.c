@@ -25,6 +25,33 @@
 static const char ids_b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/* The base64url characters of every pair of sextets (12 bits), built by
+ * the preprocessor from the alphabet's ranges. */
+#define IDS_B64C(x) ((char)((x) < 26 ? 'A' + (x) : (x) < 52 ? 'a' + (x) - 26 \
+                            : (x) < 62 ? '0' + (x) - 52 : (x) == 62 ? '-' : '_'))
+#define IDS_B64P1(x)   { IDS_B64C((x) >> 6), IDS_B64C((x) & 63) }
+#define IDS_B64P4(x)   IDS_B64P1(x), IDS_B64P1((x) + 1), IDS_B64P1((x) + 2), \
+                       IDS_B64P1((x) + 3)
+#define IDS_B64P16(x)  IDS_B64P4(x), IDS_B64P4((x) + 4), IDS_B64P4((x) + 8), \
+                       IDS_B64P4((x) + 12)
+#define IDS_B64P64(x)  IDS_B64P16(x), IDS_B64P16((x) + 16), \
+                       IDS_B64P16((x) + 32), IDS_B64P16((x) + 48)
+#define IDS_B64P256(x) IDS_B64P64(x), IDS_B64P64((x) + 64), \
+                       IDS_B64P64((x) + 128), IDS_B64P64((x) + 192)
+static const char ids_b64url_pairs[4096][2] = {
+    IDS_B64P256(0), IDS_B64P256(256), IDS_B64P256(512), IDS_B64P256(768),
+    IDS_B64P256(1024), IDS_B64P256(1280), IDS_B64P256(1536),
+    IDS_B64P256(1792), IDS_B64P256(2048), IDS_B64P256(2304),
+    IDS_B64P256(2560), IDS_B64P256(2816), IDS_B64P256(3072),
+    IDS_B64P256(3328), IDS_B64P256(3584), IDS_B64P256(3840)
+};
+#undef IDS_B64P256
+#undef IDS_B64P64
+#undef IDS_B64P16
+#undef IDS_B64P4
+#undef IDS_B64P1
+#undef IDS_B64C
+
 /* Sextet value of c in base64url, or 64 for anything else. */
 static const unsigned char ids_b64url_value[256] = {
 #define X64 64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64
@@ -39,17 +66,35 @@ static const unsigned char ids_b64url_value[256] = {
 #undef X64
 };
 
+/* The 8 bytes at s as a big-endian number: one load and a byte swap. */
+static APR_INLINE apr_uint64_t ids_get_be64(const unsigned char *s)
+{
+    return ((apr_uint64_t)s[0] << 56) | ((apr_uint64_t)s[1] << 48)
+           | ((apr_uint64_t)s[2] << 40) | ((apr_uint64_t)s[3] << 32)
+           | ((apr_uint64_t)s[4] << 24) | ((apr_uint64_t)s[5] << 16)
+           | ((apr_uint64_t)s[6] << 8) | (apr_uint64_t)s[7];
+}
+
 void ids_b64url_encode(char *dst, const unsigned char *src, apr_size_t n)
 {
     apr_size_t i;
 
-    for (i = 0; i + 2 < n; i += 3) {
+    /* Six bytes a turn, from one load of eight (the last two are read
+     * again by the next turn), four pairs of characters looked up: a
+     * third of the steps of a character at a time. */
+    for (i = 0; i + 8 <= n; i += 6, dst += 8) {
+        apr_uint64_t v = ids_get_be64(src + i);
+
+        memcpy(dst, ids_b64url_pairs[v >> 52], 2);
+        memcpy(dst + 2, ids_b64url_pairs[(v >> 40) & 0xfff], 2);
+        memcpy(dst + 4, ids_b64url_pairs[(v >> 28) & 0xfff], 2);
+        memcpy(dst + 6, ids_b64url_pairs[(v >> 16) & 0xfff], 2);
+    }
+    for (; i + 2 < n; i += 3, dst += 4) {
         apr_uint32_t v = ((apr_uint32_t)src[i] << 16)
                        | ((apr_uint32_t)src[i + 1] << 8) | src[i + 2];
-        *dst++ = ids_b64url_alphabet[(v >> 18) & 63];
-        *dst++ = ids_b64url_alphabet[(v >> 12) & 63];
-        *dst++ = ids_b64url_alphabet[(v >> 6) & 63];
-        *dst++ = ids_b64url_alphabet[v & 63];
+        memcpy(dst, ids_b64url_pairs[v >> 12], 2);
+        memcpy(dst + 2, ids_b64url_pairs[v & 0xfff], 2);
     }
     if (n - i == 1) {
         *dst++ = ids_b64url_alphabet[src[i] >> 2];
@@ -309,17 +354,6 @@ static void ids_b64url_decode(const char *s, apr_size_t len,
             *out++ = (unsigned char)(acc >> bits);
         }
     }
-}
-
-static apr_uint64_t ids_get_be64(const unsigned char *p)
-{
-    apr_uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
 }
 
 /* The stamp's MAC over its times (16 bytes) and token[0..len).  The label
