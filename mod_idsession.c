@@ -736,24 +736,36 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     }
 }
 
-/* A new token from pool p, which must live as long as the chain. */
-static const char *ids_new_token(request_rec *r, apr_pool_t *p,
-                                 const ids_dir_conf *c, const char *what)
+/* The length of c's tokens. */
+static APR_INLINE apr_size_t ids_token_chars(const ids_dir_conf *c)
 {
-    const ids_keyring *ring = c->ring;
-    apr_size_t nbytes = ids_token_bytes(c);
-    char *t = apr_palloc(p,
-                         ids_token_len(nbytes, ring && ring->n > 0) + 1);
-    apr_status_t rv = ids_token_mint(t, nbytes, ring);
+    return ids_token_len(ids_token_bytes(c), ids_signed(c));
+}
+
+/* Mints a token of c into t (ids_token_chars(c) + 1 bytes); 0 when the
+ * random source failed, which is logged. */
+static int ids_mint_into(request_rec *r, const ids_dir_conf *c,
+                         const char *what, char *t)
+{
+    apr_status_t rv = ids_token_mint(t, ids_token_bytes(c), c->ring);
 
     if (rv != APR_SUCCESS) {
         ids_count(IDS_C_RANDOM_FAILURES);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, IDS_LOGNO(00003)
                       "cannot mint a %s: the random source failed; "
                       "answering 500 rather than using a weaker token", what);
-        return NULL;
+        return 0;
     }
-    return t;
+    return 1;
+}
+
+/* A new token from pool p, which must live as long as the chain. */
+static const char *ids_new_token(request_rec *r, apr_pool_t *p,
+                                 const ids_dir_conf *c, const char *what)
+{
+    char *t = apr_palloc(p, ids_token_chars(c) + 1);
+
+    return ids_mint_into(r, c, what, t) ? t : NULL;
 }
 
 /* The log id from a store key, into buf (IDS_LOG_ID_CHARS + 1 bytes). */
@@ -764,14 +776,22 @@ static APR_INLINE const char *ids_log_id_from(char *buf, const char *key)
     return buf;
 }
 
+/* Bytes of a store key and a log id, each with its NUL. */
+#define IDS_KEYS_SIZE  (IDS_STORE_KEY_CHARS + 1 + IDS_LOG_ID_CHARS + 1)
+
+/* The store key and log id of st->token, len characters, into buf
+ * (IDS_KEYS_SIZE bytes). */
+static void ids_set_keys_in(ids_state *st, apr_size_t len, char *buf)
+{
+    ids_store_key(st->token, len, buf);
+    st->store_key = buf;
+    st->log_id = ids_log_id_from(buf + IDS_STORE_KEY_CHARS + 1, buf);
+}
+
 /* The store key and log id of st->token, from pool p. */
 static void ids_set_keys(apr_pool_t *p, ids_state *st)
 {
-    char *buf = apr_palloc(p, IDS_STORE_KEY_CHARS + 1 + IDS_LOG_ID_CHARS + 1);
-
-    ids_store_key(st->token, strlen(st->token), buf);
-    st->store_key = buf;
-    st->log_id = ids_log_id_from(buf + IDS_STORE_KEY_CHARS + 1, buf);
+    ids_set_keys_in(st, strlen(st->token), apr_palloc(p, IDS_KEYS_SIZE));
 }
 
 /* Records the rules under which st->token was read or minted. */
@@ -1461,7 +1481,9 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
                                    const ids_dir_conf *c, const ids_scan *s,
                                    const char *expired)
 {
+    apr_size_t tlen = ids_token_chars(c);
     ids_state *st;
+    char *buf;
 
     if (expired) {
         ids_count(expired[0] == 'i' ? IDS_C_EXPIRED_IDLE
@@ -1471,17 +1493,19 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
     else if (s->bad) {
         ids_refused_cookie(r, s);
     }
-    st = ids_state_new(root, 0);
-    st->token = ids_new_token(r, root->pool, c, "session token");
-    if (st->token == NULL) {
+    /* One allocation: the state, then the token and its keys. */
+    st = ids_state_new(root, tlen + 1 + IDS_KEYS_SIZE);
+    buf = (char *)(st + 1);
+    if (!ids_mint_into(r, c, "session token", buf)) {
         st->failed = 1;
         return NULL;
     }
+    st->token = buf;
     ids_count(IDS_C_MINTED);
     st->minted = 1;
     st->key = ids_signed(c) ? 0 : -1;
     st->expired = expired;
-    ids_set_keys(root->pool, st);
+    ids_set_keys_in(st, tlen, buf + tlen + 1);
     ids_set_rules(st, c);
     if (ids_timed(c)) {
         st->timed = 1;
