@@ -222,6 +222,13 @@ static void ids_sha256_finish(SHA256_CTX *c, apr_uint64_t pre,
     SHA256_Transform(c, block);
 }
 
+/* SHA-256's initial chaining words (FIPS 180-4 5.3.3), which is all of
+ * SHA256_Init that ids_sha256_finish needs. */
+static const SHA_LONG ids_sha256_iv[8] = {
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+};
+
 /* The outer block of HMAC-SHA256 after the key's: the inner digest, then
  * padding for 96 bytes in all (768 bits, 0x0300), the same every time. */
 static const unsigned char ids_hmac_outer_pad[SHA256_CBLOCK
@@ -236,14 +243,17 @@ static const unsigned char ids_hmac_outer_pad[SHA256_CBLOCK
 static void ids_hmac(const ids_key *key, const unsigned char *m, apr_size_t n,
                      unsigned char md[SHA256_DIGEST_LENGTH])
 {
-    SHA256_CTX ctx = key->inner;
+    SHA256_CTX ctx;
     unsigned char block[SHA256_CBLOCK];
 
+    /* SHA256_Transform reads and writes the chaining words h only: the
+     * rest of the states is not copied. */
+    memcpy(ctx.h, key->inner.h, sizeof(ctx.h));
     ids_sha256_finish(&ctx, SHA256_CBLOCK, m, n);
     ids_sha256_digest(&ctx, block);
     memcpy(block + SHA256_DIGEST_LENGTH, ids_hmac_outer_pad,
            sizeof(ids_hmac_outer_pad));
-    ctx = key->outer;
+    memcpy(ctx.h, key->outer.h, sizeof(ctx.h));
     SHA256_Transform(&ctx, block);
     ids_sha256_digest(&ctx, md);
 }
@@ -556,7 +566,7 @@ void ids_store_key(const char *token, apr_size_t len, char *out)
     SHA256_CTX ctx;
     int i;
 
-    SHA256_Init(&ctx);
+    memcpy(ctx.h, ids_sha256_iv, sizeof(ctx.h));
     ids_sha256_finish(&ctx, 0, (const unsigned char *)token, len);
     ids_sha256_digest(&ctx, md);
     /* Four bytes a turn: the loop's own steps cost as much as a copy. */
