@@ -585,6 +585,14 @@ static ids_state *ids_state_new(request_rec *root, apr_size_t extra)
     return st;
 }
 
+/* 1 if scheme is "https": compared in line, as a call to strcmp costs
+ * more than the compare on every minted response. */
+static APR_INLINE int ids_is_https(const char *s)
+{
+    return s[0] == 'h' && s[1] == 't' && s[2] == 't' && s[3] == 'p'
+           && s[4] == 's' && s[5] == '\0';
+}
+
 static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
                                  ids_cookie_attrs *a)
 {
@@ -599,7 +607,7 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
     case IDS_SECURE_ON:  a->secure = 1; break;
     case IDS_SECURE_OFF: a->secure = 0; break;
     default:
-        a->secure = strcmp(ap_http_scheme(r), "https") == 0;
+        a->secure = ids_is_https(ap_http_scheme(r));
         break;
     }
     if (ids_cookie_name(c)->prefix != IDS_PREFIX_NONE) {
