@@ -313,37 +313,35 @@ static const char ids_dec_pairs[201] =
     "34353637383940414243444546474849505152535455565758596061626364656667"
     "6869707172737475767778798081828384858687888990919293949596979899";
 
-apr_size_t ids_put_int(char *out, apr_int64_t v)
+char *ids_num(char *buf, apr_int64_t v)
 {
-    char buf[IDS_INT_CHARS];
-    char *end = buf + sizeof(buf), *q = end;
+    char *p = buf + IDS_NUM_CHARS - 1;
     apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
     apr_uint32_t w;
 
+    *p = '\0';
     /* Two digits a division, half as many as apr_ltoa's loop, and in 32
      * bits, which take fewer steps, once the rest fits: Unix times do. */
     while (u > 0xFFFFFFFFu) {
-        q -= 2;
-        memcpy(q, ids_dec_pairs + 2 * (apr_size_t)(u % 100), 2);
+        p -= 2;
+        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)(u % 100), 2);
         u /= 100;
     }
     for (w = (apr_uint32_t)u; w >= 100; w /= 100) {
-        q -= 2;
-        memcpy(q, ids_dec_pairs + 2 * (apr_size_t)(w % 100), 2);
+        p -= 2;
+        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)(w % 100), 2);
     }
     if (w >= 10) {
-        q -= 2;
-        memcpy(q, ids_dec_pairs + 2 * (apr_size_t)w, 2);
+        p -= 2;
+        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)w, 2);
     }
     else {
-        *--q = (char)('0' + w);
+        *--p = (char)('0' + w);
     }
     if (v < 0) {
-        *--q = '-';
+        *--p = '-';
     }
-    memcpy(out, q, (apr_size_t)(end - q));
-    out[end - q] = '\0';
-    return (apr_size_t)(end - q);
+    return p;
 }
 
 /* ---- stamps ------------------------------------------------------------ */
@@ -767,11 +765,13 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
     apr_size_t dlen = a->domain ? strlen(a->domain) : 0;
     apr_size_t alen = 0;
     int secure = a->secure || a->samesite == IDS_SAMESITE_NONE;
-    char age[IDS_INT_CHARS];
+    char age[IDS_NUM_CHARS];
+    const char *digits = NULL;
     char *out, *d;
 
     if (a->max_age > 0) {
-        alen = ids_put_int(age, a->max_age);
+        digits = ids_num(age, a->max_age);
+        alen = (apr_size_t)(age + IDS_NUM_CHARS - 1 - digits);
     }
     /* One allocation, with room for every flag, and one pass: this runs
      * on every minted response. */
@@ -793,7 +793,7 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
     }
     if (a->max_age > 0) {
         IDS_PUT_LIT(d, "; Max-Age=");
-        IDS_PUT(d, age, alen);
+        IDS_PUT(d, digits, alen);
         IDS_PUT_LIT(d, "; Expires=");
         ids_http_date(d, (apr_uint64_t)apr_time_sec(a->now) + a->max_age);
         d += IDS_HTTP_DATE_CHARS;

@@ -103,12 +103,13 @@ int ids_log_id_parse(const char *v, apr_size_t len, char *out);
 
 /* ---- numbers ----------------------------------------------------------- */
 
-/* Bytes of the longest decimal apr_int64_t and its NUL. */
-#define IDS_INT_CHARS            21
+/* Room for an apr_int64_t in decimal: 19 digits, a sign and a NUL. */
+#define IDS_NUM_CHARS            21
 
-/* Writes v in decimal, as apr_ltoa does, and a NUL to out (IDS_INT_CHARS
- * bytes); returns the number of characters before the NUL. */
-apr_size_t ids_put_int(char *out, apr_int64_t v);
+/* Writes v in decimal, as apr_ltoa does, with a NUL at the end of buf
+ * (IDS_NUM_CHARS bytes), where a pool string would not do; returns where
+ * the digits start. */
+char *ids_num(char *buf, apr_int64_t v);
 
 /* ---- stamps ------------------------------------------------------------ */
 

@@ -209,9 +209,6 @@ typedef struct {
     int other_key;
 } ids_state;
 
-/* Room for an apr_int64_t in decimal: 19 digits, a sign and a NUL. */
-#define IDS_NUM_CHARS 21
-
 /* The last token a connection's client sent that was well-formed, so that
  * the next request on the connection skips the HMAC and the store key.
  * The keyring and size are part of the key, as locations may differ in
@@ -666,13 +663,11 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
 static void ids_set_times(apr_pool_t *p, ids_state *st, const ids_dir_conf *c)
 {
     const char *why;
-    char *buf = apr_palloc(p, 2 * IDS_INT_CHARS);
+    char *buf = apr_palloc(p, 2 * IDS_NUM_CHARS);
 
     st->expires = ids_session_end(c, st->created, st->renewed, &why);
-    ids_put_int(buf, st->created);
-    ids_put_int(buf + IDS_INT_CHARS, st->expires);
-    st->created_s = buf;
-    st->expires_s = buf + IDS_INT_CHARS;
+    st->created_s = ids_num(buf, st->created);
+    st->expires_s = ids_num(buf + IDS_NUM_CHARS, st->expires);
 }
 
 /* The cookie's value: the token, with its stamp when st is timed (signed
@@ -926,25 +921,6 @@ static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
         s->badlen = len;
     }
     return 0;
-}
-
-/* v in decimal, as apr_ltoa writes it, at the end of buf (IDS_NUM_CHARS
- * bytes), where a pool string would not do: in the connection memo, or in
- * the room a state has for its time variables. */
-static char *ids_num(char *buf, apr_int64_t v)
-{
-    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
-    char *p = buf + IDS_NUM_CHARS - 1;
-
-    *p = '\0';
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        *--p = '-';
-    }
-    return p;
 }
 
 /* Remembers in m, taken by this request, the cookie value the scan
