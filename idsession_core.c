@@ -13,7 +13,6 @@
 #include "idsession_core.h"
 
 #include <string.h>
-#include <sys/uio.h>
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_general.h"
@@ -25,6 +24,33 @@
 
 static const char ids_b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* The base64url characters of every pair of sextets (12 bits), built by
+ * the preprocessor from the alphabet's ranges. */
+#define IDS_B64C(x) ((char)((x) < 26 ? 'A' + (x) : (x) < 52 ? 'a' + (x) - 26 \
+                            : (x) < 62 ? '0' + (x) - 52 : (x) == 62 ? '-' : '_'))
+#define IDS_B64P1(x)   { IDS_B64C((x) >> 6), IDS_B64C((x) & 63) }
+#define IDS_B64P4(x)   IDS_B64P1(x), IDS_B64P1((x) + 1), IDS_B64P1((x) + 2), \
+                       IDS_B64P1((x) + 3)
+#define IDS_B64P16(x)  IDS_B64P4(x), IDS_B64P4((x) + 4), IDS_B64P4((x) + 8), \
+                       IDS_B64P4((x) + 12)
+#define IDS_B64P64(x)  IDS_B64P16(x), IDS_B64P16((x) + 16), \
+                       IDS_B64P16((x) + 32), IDS_B64P16((x) + 48)
+#define IDS_B64P256(x) IDS_B64P64(x), IDS_B64P64((x) + 64), \
+                       IDS_B64P64((x) + 128), IDS_B64P64((x) + 192)
+static const char ids_b64url_pairs[4096][2] = {
+    IDS_B64P256(0), IDS_B64P256(256), IDS_B64P256(512), IDS_B64P256(768),
+    IDS_B64P256(1024), IDS_B64P256(1280), IDS_B64P256(1536),
+    IDS_B64P256(1792), IDS_B64P256(2048), IDS_B64P256(2304),
+    IDS_B64P256(2560), IDS_B64P256(2816), IDS_B64P256(3072),
+    IDS_B64P256(3328), IDS_B64P256(3584), IDS_B64P256(3840)
+};
+#undef IDS_B64P256
+#undef IDS_B64P64
+#undef IDS_B64P16
+#undef IDS_B64P4
+#undef IDS_B64P1
+#undef IDS_B64C
 
 /* Sextet value of c in base64url, or 64 for anything else. */
 static const unsigned char ids_b64url_value[256] = {
@@ -40,17 +66,35 @@ static const unsigned char ids_b64url_value[256] = {
 #undef X64
 };
 
+/* The 8 bytes at s as a big-endian number: one load and a byte swap. */
+static APR_INLINE apr_uint64_t ids_get_be64(const unsigned char *s)
+{
+    return ((apr_uint64_t)s[0] << 56) | ((apr_uint64_t)s[1] << 48)
+           | ((apr_uint64_t)s[2] << 40) | ((apr_uint64_t)s[3] << 32)
+           | ((apr_uint64_t)s[4] << 24) | ((apr_uint64_t)s[5] << 16)
+           | ((apr_uint64_t)s[6] << 8) | (apr_uint64_t)s[7];
+}
+
 void ids_b64url_encode(char *dst, const unsigned char *src, apr_size_t n)
 {
     apr_size_t i;
 
-    for (i = 0; i + 2 < n; i += 3) {
+    /* Six bytes a turn, from one load of eight (the last two are read
+     * again by the next turn), four pairs of characters looked up: a
+     * third of the steps of a character at a time. */
+    for (i = 0; i + 8 <= n; i += 6, dst += 8) {
+        apr_uint64_t v = ids_get_be64(src + i);
+
+        memcpy(dst, ids_b64url_pairs[v >> 52], 2);
+        memcpy(dst + 2, ids_b64url_pairs[(v >> 40) & 0xfff], 2);
+        memcpy(dst + 4, ids_b64url_pairs[(v >> 28) & 0xfff], 2);
+        memcpy(dst + 6, ids_b64url_pairs[(v >> 16) & 0xfff], 2);
+    }
+    for (; i + 2 < n; i += 3, dst += 4) {
         apr_uint32_t v = ((apr_uint32_t)src[i] << 16)
                        | ((apr_uint32_t)src[i + 1] << 8) | src[i + 2];
-        *dst++ = ids_b64url_alphabet[(v >> 18) & 63];
-        *dst++ = ids_b64url_alphabet[(v >> 12) & 63];
-        *dst++ = ids_b64url_alphabet[(v >> 6) & 63];
-        *dst++ = ids_b64url_alphabet[v & 63];
+        memcpy(dst, ids_b64url_pairs[v >> 12], 2);
+        memcpy(dst + 2, ids_b64url_pairs[v & 0xfff], 2);
     }
     if (n - i == 1) {
         *dst++ = ids_b64url_alphabet[src[i] >> 2];
@@ -122,51 +166,96 @@ void ids_key_init(ids_key *key, const unsigned char *secret, apr_size_t len)
     OPENSSL_cleanse(pad, sizeof(pad));
 }
 
+/* Big-endian stores of a value held in a local, which compilers turn into
+ * one byte swap and one store. */
+static APR_INLINE void ids_put_be32(unsigned char *p, apr_uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static APR_INLINE void ids_put_be64(unsigned char *p, apr_uint64_t v)
+{
+    ids_put_be32(p, (apr_uint32_t)(v >> 32));
+    ids_put_be32(p + 4, (apr_uint32_t)v);
+}
+
+/* The digest of a finished state c. */
+static void ids_sha256_digest(const SHA256_CTX *c, unsigned char *md)
+{
+    ids_put_be32(md, c->h[0]);
+    ids_put_be32(md + 4, c->h[1]);
+    ids_put_be32(md + 8, c->h[2]);
+    ids_put_be32(md + 12, c->h[3]);
+    ids_put_be32(md + 16, c->h[4]);
+    ids_put_be32(md + 20, c->h[5]);
+    ids_put_be32(md + 24, c->h[6]);
+    ids_put_be32(md + 28, c->h[7]);
+}
+
 /* Finishes SHA-256 over m[0..len) on top of state c, which has absorbed
- * pre bytes (a whole number of blocks), and writes the digest.  The padding
- * is done here, block by block, because SHA256_Update and SHA256_Final
- * cost a few hundred instructions of bookkeeping per call, more than half
- * of a block's own cost in the one-block case that every request meets. */
+ * pre bytes (a whole number of blocks); c->h is then the digest.  The
+ * padding is done here, block by block, because SHA256_Update and
+ * SHA256_Final cost a few hundred instructions of bookkeeping per call,
+ * more than half of a block's own cost in the one-block case that every
+ * request meets. */
 static void ids_sha256_finish(SHA256_CTX *c, apr_uint64_t pre,
-                              const unsigned char *m, apr_size_t len,
-                              unsigned char *md)
+                              const unsigned char *m, apr_size_t len)
 {
     unsigned char block[SHA256_CBLOCK];
     apr_uint64_t bits = (pre + len) * 8;
-    int i;
 
     for (; len >= SHA256_CBLOCK; m += SHA256_CBLOCK, len -= SHA256_CBLOCK) {
         SHA256_Transform(c, m);
     }
+    /* Zeroed whole: a fixed size compiles to a few stores. */
+    memset(block, 0, sizeof(block));
     memcpy(block, m, len);
-    block[len++] = 0x80;
-    if (len > SHA256_CBLOCK - 8) {
-        memset(block + len, 0, SHA256_CBLOCK - len);
+    block[len] = 0x80;
+    if (len >= SHA256_CBLOCK - 8) {
         SHA256_Transform(c, block);
-        len = 0;
+        memset(block, 0, SHA256_CBLOCK - 8);
     }
-    memset(block + len, 0, SHA256_CBLOCK - 8 - len);
-    for (i = 0; i < 8; i++) {
-        block[SHA256_CBLOCK - 1 - i] = (unsigned char)(bits >> (8 * i));
-    }
+    ids_put_be64(block + SHA256_CBLOCK - 8, bits);
     SHA256_Transform(c, block);
-    for (i = 0; i < 8; i++) {
-        md[4 * i] = (unsigned char)(c->h[i] >> 24);
-        md[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
-        md[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
-        md[4 * i + 3] = (unsigned char)c->h[i];
-    }
 }
 
-/* HMAC-SHA256 of m[0..n) from the key's precomputed states. */
+/* SHA-256's initial chaining words (FIPS 180-4 5.3.3), which is all of
+ * SHA256_Init that ids_sha256_finish needs. */
+static const SHA_LONG ids_sha256_iv[8] = {
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+};
+
+/* The outer block of HMAC-SHA256 after the key's: the inner digest, then
+ * padding for 96 bytes in all (768 bits, 0x0300), the same every time. */
+static const unsigned char ids_hmac_outer_pad[SHA256_CBLOCK
+                                              - SHA256_DIGEST_LENGTH] = {
+    0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03, 0x00
+};
+
+/* HMAC-SHA256 of m[0..n) from the key's precomputed states: the inner
+ * digest goes straight into the outer block, which needs no padding
+ * work. */
 static void ids_hmac(const ids_key *key, const unsigned char *m, apr_size_t n,
                      unsigned char md[SHA256_DIGEST_LENGTH])
 {
-    SHA256_CTX ctx = key->inner;
+    SHA256_CTX ctx;
+    unsigned char block[SHA256_CBLOCK];
 
-    ids_sha256_finish(&ctx, SHA256_CBLOCK, m, n, md);
-    ctx = key->outer;
-    ids_sha256_finish(&ctx, SHA256_CBLOCK, md, SHA256_DIGEST_LENGTH, md);
+    /* SHA256_Transform reads and writes the chaining words h only: the
+     * rest of the states is not copied. */
+    memcpy(ctx.h, key->inner.h, sizeof(ctx.h));
+    ids_sha256_finish(&ctx, SHA256_CBLOCK, m, n);
+    ids_sha256_digest(&ctx, block);
+    memcpy(block + SHA256_DIGEST_LENGTH, ids_hmac_outer_pad,
+           sizeof(ids_hmac_outer_pad));
+    memcpy(ctx.h, key->outer.h, sizeof(ctx.h));
+    SHA256_Transform(&ctx, block);
+    ids_sha256_digest(&ctx, md);
 }
 
 void ids_tag(const ids_key *key, const char *r, apr_size_t len, char *out)
@@ -216,6 +305,45 @@ int ids_token_ok(const char *v, apr_size_t len, apr_size_t nbytes,
     return ids_token_verify(v, len, nbytes, ring) >= 0;
 }
 
+/* ---- numbers ----------------------------------------------------------- */
+
+/* The two decimal digits of 0..99: one copy per pair. */
+static const char ids_dec_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+char *ids_num(char *buf, apr_int64_t v)
+{
+    char *p = buf + IDS_NUM_CHARS - 1;
+    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
+    apr_uint32_t w;
+
+    *p = '\0';
+    /* Two digits a division, half as many as apr_ltoa's loop, and in 32
+     * bits, which take fewer steps, once the rest fits: Unix times do. */
+    while (u > 0xFFFFFFFFu) {
+        p -= 2;
+        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)(u % 100), 2);
+        u /= 100;
+    }
+    for (w = (apr_uint32_t)u; w >= 100; w /= 100) {
+        p -= 2;
+        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)(w % 100), 2);
+    }
+    if (w >= 10) {
+        p -= 2;
+        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)w, 2);
+    }
+    else {
+        *--p = (char)('0' + w);
+    }
+    if (v < 0) {
+        *--p = '-';
+    }
+    return p;
+}
+
 /* ---- stamps ------------------------------------------------------------ */
 
 /* Decodes s[0..len), which ids_random_part_ok has accepted, into out. */
@@ -234,26 +362,6 @@ static void ids_b64url_decode(const char *s, apr_size_t len,
             *out++ = (unsigned char)(acc >> bits);
         }
     }
-}
-
-static void ids_put_be64(unsigned char *p, apr_uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--, v >>= 8) {
-        p[i] = (unsigned char)v;
-    }
-}
-
-static apr_uint64_t ids_get_be64(const unsigned char *p)
-{
-    apr_uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
 }
 
 /* The stamp's MAC over its times (16 bytes) and token[0..len).  The label
@@ -445,16 +553,26 @@ static const char ids_hex_pairs[513] =
     "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
     "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
+static APR_INLINE void ids_hex_byte(char *out, unsigned char b)
+{
+    memcpy(out, ids_hex_pairs + 2 * (apr_size_t)b, 2);
+}
+
 void ids_store_key(const char *token, apr_size_t len, char *out)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256_CTX ctx;
     int i;
 
-    SHA256_Init(&ctx);
-    ids_sha256_finish(&ctx, 0, (const unsigned char *)token, len, md);
-    for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        memcpy(out + 2 * i, ids_hex_pairs + 2 * md[i], 2);
+    memcpy(ctx.h, ids_sha256_iv, sizeof(ctx.h));
+    ids_sha256_finish(&ctx, 0, (const unsigned char *)token, len);
+    ids_sha256_digest(&ctx, md);
+    /* Four bytes a turn: the loop's own steps cost as much as a copy. */
+    for (i = 0; i < SHA256_DIGEST_LENGTH; i += 4) {
+        ids_hex_byte(out + 2 * i, md[i]);
+        ids_hex_byte(out + 2 * i + 2, md[i + 1]);
+        ids_hex_byte(out + 2 * i + 4, md[i + 2]);
+        ids_hex_byte(out + 2 * i + 6, md[i + 3]);
     }
     out[IDS_STORE_KEY_CHARS] = '\0';
 }
@@ -584,55 +702,119 @@ const char *ids_cookie_find(const char *hdr, const char *name,
                                 vlen, seen);
 }
 
-/* Appends s to the iovec list; string literals give their length free. */
-#define IDS_IOV(v, n, s, l) \
-    ((v)[(n)].iov_base = (void *)(s), (v)[(n)++].iov_len = (l))
-#define IDS_IOV_LIT(v, n, s) IDS_IOV(v, n, s, sizeof(s) - 1)
+/* Two decimal digits of v (0..99) at d. */
+static APR_INLINE void ids_put_2digits(char *d, unsigned v)
+{
+    d[0] = (char)('0' + v / 10);
+    d[1] = (char)('0' + v % 10);
+}
+
+/* Writes the IMF-fixdate of Unix time sec (>= 0, before year 10000),
+ * "Sun, 06 Nov 1994 08:49:37 GMT" as apr_rfc822_date does, without a NUL.
+ * The civil date comes from the day count in a few divisions by
+ * constants (Hinnant's days-to-civil), where apr_rfc822_date goes through
+ * the C library's time conversion. */
+static void ids_http_date(char *d, apr_uint64_t sec)
+{
+    static const char days[] = "ThuFriSatSunMonTueWed";
+    static const char months[] = "MarAprMayJunJulAugSepOctNovDecJanFeb";
+    apr_uint64_t day = sec / 86400, rem = sec % 86400;
+    /* Days since 0000-03-01, in 400-year eras; the year starts in March,
+     * so that the leap day comes last. */
+    apr_uint64_t z = day + 719468, era = z / 146097, doe = z - era * 146097;
+    apr_uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    apr_uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    apr_uint64_t mp = (5 * doy + 2) / 153;
+    unsigned mday = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    unsigned year = (unsigned)(yoe + era * 400 + (mp >= 10));
+
+    memcpy(d, days + 3 * (day % 7), 3);
+    memcpy(d + 3, ", ", 2);
+    ids_put_2digits(d + 5, mday);
+    d[7] = ' ';
+    memcpy(d + 8, months + 3 * mp, 3);
+    d[11] = ' ';
+    ids_put_2digits(d + 12, year / 100);
+    ids_put_2digits(d + 14, year % 100);
+    d[16] = ' ';
+    ids_put_2digits(d + 17, (unsigned)(rem / 3600));
+    d[19] = ':';
+    ids_put_2digits(d + 20, (unsigned)(rem / 60 % 60));
+    d[22] = ':';
+    ids_put_2digits(d + 23, (unsigned)(rem % 60));
+    memcpy(d + 25, " GMT", 4);
+}
+
+/* Appends s[0..n) at d and moves d past it; a literal's copy has a fixed
+ * size, which compiles to a few stores. */
+#define IDS_PUT(d, s, n)   (memcpy((d), (s), (n)), (d) += (n))
+#define IDS_PUT_LIT(d, s)  IDS_PUT(d, s, sizeof(s) - 1)
+
+/* The longest run of the attributes without a value. */
+#define IDS_FLAGS_MAX \
+    (sizeof("; Secure; HttpOnly; Partitioned; SameSite=Strict") - 1)
+
+/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define IDS_HTTP_DATE_CHARS  29
 
 char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
                      const ids_cookie_attrs *a)
 {
-    struct iovec v[16];
-    int n = 0;
+    apr_size_t nlen = strlen(name), vlen = strlen(value);
+    apr_size_t plen = a->path ? strlen(a->path) : 0;
+    apr_size_t dlen = a->domain ? strlen(a->domain) : 0;
+    apr_size_t alen = 0;
+    int secure = a->secure || a->samesite == IDS_SAMESITE_NONE;
+    char age[IDS_NUM_CHARS];
+    const char *digits = NULL;
+    char *out, *d;
 
-    /* One allocation and one copy: this runs on every minted response. */
-    IDS_IOV(v, n, name, strlen(name));
-    IDS_IOV_LIT(v, n, "=");
-    IDS_IOV(v, n, value, strlen(value));
+    if (a->max_age > 0) {
+        digits = ids_num(age, a->max_age);
+        alen = (apr_size_t)(age + IDS_NUM_CHARS - 1 - digits);
+    }
+    /* One allocation, with room for every flag, and one pass: this runs
+     * on every minted response. */
+    out = d = apr_palloc(p, nlen + 1 + vlen
+                            + sizeof("; Path=") - 1 + plen
+                            + sizeof("; Domain=") - 1 + dlen
+                            + sizeof("; Max-Age=; Expires=") - 1 + alen
+                            + IDS_HTTP_DATE_CHARS + IDS_FLAGS_MAX + 1);
+    IDS_PUT(d, name, nlen);
+    *d++ = '=';
+    IDS_PUT(d, value, vlen);
     if (a->path) {
-        IDS_IOV_LIT(v, n, "; Path=");
-        IDS_IOV(v, n, a->path, strlen(a->path));
+        IDS_PUT_LIT(d, "; Path=");
+        IDS_PUT(d, a->path, plen);
     }
     if (a->domain) {
-        IDS_IOV_LIT(v, n, "; Domain=");
-        IDS_IOV(v, n, a->domain, strlen(a->domain));
+        IDS_PUT_LIT(d, "; Domain=");
+        IDS_PUT(d, a->domain, dlen);
     }
     if (a->max_age > 0) {
-        char *date = apr_palloc(p, APR_RFC822_DATE_LEN);
-        char *age = apr_psprintf(p, "%" APR_INT64_T_FMT, a->max_age);
-
-        apr_rfc822_date(date, a->now + apr_time_from_sec(a->max_age));
-        IDS_IOV_LIT(v, n, "; Max-Age=");
-        IDS_IOV(v, n, age, strlen(age));
-        IDS_IOV_LIT(v, n, "; Expires=");
-        IDS_IOV(v, n, date, strlen(date));
+        IDS_PUT_LIT(d, "; Max-Age=");
+        IDS_PUT(d, digits, alen);
+        IDS_PUT_LIT(d, "; Expires=");
+        ids_http_date(d, (apr_uint64_t)apr_time_sec(a->now) + a->max_age);
+        d += IDS_HTTP_DATE_CHARS;
     }
-    if (a->secure || a->samesite == IDS_SAMESITE_NONE) {
-        IDS_IOV_LIT(v, n, "; Secure");
+    if (secure) {
+        IDS_PUT_LIT(d, "; Secure");
     }
     if (a->httponly) {
-        IDS_IOV_LIT(v, n, "; HttpOnly");
+        IDS_PUT_LIT(d, "; HttpOnly");
     }
-    if (a->partitioned && (a->secure || a->samesite == IDS_SAMESITE_NONE)) {
-        IDS_IOV_LIT(v, n, "; Partitioned");
+    if (a->partitioned && secure) {
+        IDS_PUT_LIT(d, "; Partitioned");
     }
     switch (a->samesite) {
-    case IDS_SAMESITE_STRICT: IDS_IOV_LIT(v, n, "; SameSite=Strict"); break;
-    case IDS_SAMESITE_LAX:    IDS_IOV_LIT(v, n, "; SameSite=Lax"); break;
-    case IDS_SAMESITE_NONE:   IDS_IOV_LIT(v, n, "; SameSite=None"); break;
+    case IDS_SAMESITE_STRICT: IDS_PUT_LIT(d, "; SameSite=Strict"); break;
+    case IDS_SAMESITE_LAX:    IDS_PUT_LIT(d, "; SameSite=Lax"); break;
+    case IDS_SAMESITE_NONE:   IDS_PUT_LIT(d, "; SameSite=None"); break;
     default: break;
     }
-    return apr_pstrcatv(p, v, n, NULL);
+    *d = '\0';
+    return out;
 }
 
 int ids_set_cookie_is_for(const char *hdr, const char *name,

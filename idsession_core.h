@@ -101,6 +101,16 @@ void ids_store_key(const char *token, apr_size_t len, char *out);
  * then writes it in lowercase, as SESSION_LOG_ID, and a NUL to out. */
 int ids_log_id_parse(const char *v, apr_size_t len, char *out);
 
+/* ---- numbers ----------------------------------------------------------- */
+
+/* Room for an apr_int64_t in decimal: 19 digits, a sign and a NUL. */
+#define IDS_NUM_CHARS            21
+
+/* Writes v in decimal, as apr_ltoa does, with a NUL at the end of buf
+ * (IDS_NUM_CHARS bytes), where a pool string would not do; returns where
+ * the digits start. */
+char *ids_num(char *buf, apr_int64_t v);
+
 /* ---- stamps ------------------------------------------------------------ */
 
 /* A stamp says when a session was created and last renewed, signed with
@@ -193,7 +203,8 @@ typedef struct {
     int partitioned;            /* CHIPS; only sent with Secure */
 } ids_cookie_attrs;
 
-/* The Set-Cookie header value for name=value with attrs, from pool p. */
+/* The Set-Cookie header value for name=value with attrs, from pool p.
+ * Expires is the IMF-fixdate that apr_rfc822_date gives. */
 char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
                      const ids_cookie_attrs *attrs);
 

@@ -209,9 +209,6 @@ typedef struct {
     int other_key;
 } ids_state;
 
-/* Room for an apr_int64_t in decimal: 19 digits, a sign and a NUL. */
-#define IDS_NUM_CHARS 21
-
 /* The last token a connection's client sent that was well-formed, so that
  * the next request on the connection skips the HMAC and the store key.
  * The keyring and size are part of the key, as locations may differ in
@@ -585,6 +582,14 @@ static ids_state *ids_state_new(request_rec *root, apr_size_t extra)
     return st;
 }
 
+/* 1 if scheme is "https": compared in line, as a call to strcmp costs
+ * more than the compare on every minted response. */
+static APR_INLINE int ids_is_https(const char *s)
+{
+    return s[0] == 'h' && s[1] == 't' && s[2] == 't' && s[3] == 'p'
+           && s[4] == 's' && s[5] == '\0';
+}
+
 static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
                                  ids_cookie_attrs *a)
 {
@@ -599,7 +604,7 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
     case IDS_SECURE_ON:  a->secure = 1; break;
     case IDS_SECURE_OFF: a->secure = 0; break;
     default:
-        a->secure = strcmp(ap_http_scheme(r), "https") == 0;
+        a->secure = ids_is_https(ap_http_scheme(r));
         break;
     }
     if (ids_cookie_name(c)->prefix != IDS_PREFIX_NONE) {
@@ -622,15 +627,18 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
 static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
                                 const char *name)
 {
-    const apr_array_header_t *arr = apr_table_elts(t);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    apr_size_t namelen = strlen(name);
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    apr_size_t namelen;
     apr_array_header_t *keep;
     int i, hit = 0;
 
     if (apr_table_get(t, "Set-Cookie") == NULL) {
         return;                 /* the usual case, without a walk */
     }
+    arr = apr_table_elts(t);
+    e = (const apr_table_entry_t *)arr->elts;
+    namelen = strlen(name);
     for (i = 0; i < arr->nelts && !hit; i++) {
         hit = e[i].key && strcasecmp(e[i].key, "Set-Cookie") == 0
               && ids_set_cookie_is_for(e[i].val, name, namelen);
@@ -655,10 +663,11 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
 static void ids_set_times(apr_pool_t *p, ids_state *st, const ids_dir_conf *c)
 {
     const char *why;
+    char *buf = apr_palloc(p, 2 * IDS_NUM_CHARS);
 
     st->expires = ids_session_end(c, st->created, st->renewed, &why);
-    st->created_s = apr_ltoa(p, (long)st->created);
-    st->expires_s = apr_ltoa(p, (long)st->expires);
+    st->created_s = ids_num(buf, st->created);
+    st->expires_s = ids_num(buf + IDS_NUM_CHARS, st->expires);
 }
 
 /* The cookie's value: the token, with its stamp when st is timed (signed
@@ -730,24 +739,36 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     }
 }
 
-/* A new token from pool p, which must live as long as the chain. */
-static const char *ids_new_token(request_rec *r, apr_pool_t *p,
-                                 const ids_dir_conf *c, const char *what)
+/* The length of c's tokens. */
+static APR_INLINE apr_size_t ids_token_chars(const ids_dir_conf *c)
 {
-    const ids_keyring *ring = c->ring;
-    apr_size_t nbytes = ids_token_bytes(c);
-    char *t = apr_palloc(p,
-                         ids_token_len(nbytes, ring && ring->n > 0) + 1);
-    apr_status_t rv = ids_token_mint(t, nbytes, ring);
+    return ids_token_len(ids_token_bytes(c), ids_signed(c));
+}
+
+/* Mints a token of c into t (ids_token_chars(c) + 1 bytes); 0 when the
+ * random source failed, which is logged. */
+static int ids_mint_into(request_rec *r, const ids_dir_conf *c,
+                         const char *what, char *t)
+{
+    apr_status_t rv = ids_token_mint(t, ids_token_bytes(c), c->ring);
 
     if (rv != APR_SUCCESS) {
         ids_count(IDS_C_RANDOM_FAILURES);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, IDS_LOGNO(00003)
                       "cannot mint a %s: the random source failed; "
                       "answering 500 rather than using a weaker token", what);
-        return NULL;
+        return 0;
     }
-    return t;
+    return 1;
+}
+
+/* A new token from pool p, which must live as long as the chain. */
+static const char *ids_new_token(request_rec *r, apr_pool_t *p,
+                                 const ids_dir_conf *c, const char *what)
+{
+    char *t = apr_palloc(p, ids_token_chars(c) + 1);
+
+    return ids_mint_into(r, c, what, t) ? t : NULL;
 }
 
 /* The log id from a store key, into buf (IDS_LOG_ID_CHARS + 1 bytes). */
@@ -758,14 +779,22 @@ static APR_INLINE const char *ids_log_id_from(char *buf, const char *key)
     return buf;
 }
 
+/* Bytes of a store key and a log id, each with its NUL. */
+#define IDS_KEYS_SIZE  (IDS_STORE_KEY_CHARS + 1 + IDS_LOG_ID_CHARS + 1)
+
+/* The store key and log id of st->token, len characters, into buf
+ * (IDS_KEYS_SIZE bytes). */
+static void ids_set_keys_in(ids_state *st, apr_size_t len, char *buf)
+{
+    ids_store_key(st->token, len, buf);
+    st->store_key = buf;
+    st->log_id = ids_log_id_from(buf + IDS_STORE_KEY_CHARS + 1, buf);
+}
+
 /* The store key and log id of st->token, from pool p. */
 static void ids_set_keys(apr_pool_t *p, ids_state *st)
 {
-    char *buf = apr_palloc(p, IDS_STORE_KEY_CHARS + 1 + IDS_LOG_ID_CHARS + 1);
-
-    ids_store_key(st->token, strlen(st->token), buf);
-    st->store_key = buf;
-    st->log_id = ids_log_id_from(buf + IDS_STORE_KEY_CHARS + 1, buf);
+    ids_set_keys_in(st, strlen(st->token), apr_palloc(p, IDS_KEYS_SIZE));
 }
 
 /* Records the rules under which st->token was read or minted. */
@@ -892,25 +921,6 @@ static int ids_scan_accept(const char *v, apr_size_t len, void *ctx)
         s->badlen = len;
     }
     return 0;
-}
-
-/* v in decimal, as apr_ltoa writes it, at the end of buf (IDS_NUM_CHARS
- * bytes), where a pool string would not do: in the connection memo, or in
- * the room a state has for its time variables. */
-static char *ids_num(char *buf, apr_int64_t v)
-{
-    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
-    char *p = buf + IDS_NUM_CHARS - 1;
-
-    *p = '\0';
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        *--p = '-';
-    }
-    return p;
 }
 
 /* Remembers in m, taken by this request, the cookie value the scan
@@ -1455,7 +1465,9 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
                                    const ids_dir_conf *c, const ids_scan *s,
                                    const char *expired)
 {
+    apr_size_t tlen = ids_token_chars(c);
     ids_state *st;
+    char *buf;
 
     if (expired) {
         ids_count(expired[0] == 'i' ? IDS_C_EXPIRED_IDLE
@@ -1465,17 +1477,19 @@ static ids_state *ids_mint_session(request_rec *r, request_rec *root,
     else if (s->bad) {
         ids_refused_cookie(r, s);
     }
-    st = ids_state_new(root, 0);
-    st->token = ids_new_token(r, root->pool, c, "session token");
-    if (st->token == NULL) {
+    /* One allocation: the state, then the token and its keys. */
+    st = ids_state_new(root, tlen + 1 + IDS_KEYS_SIZE);
+    buf = (char *)(st + 1);
+    if (!ids_mint_into(r, c, "session token", buf)) {
         st->failed = 1;
         return NULL;
     }
+    st->token = buf;
     ids_count(IDS_C_MINTED);
     st->minted = 1;
     st->key = ids_signed(c) ? 0 : -1;
     st->expired = expired;
-    ids_set_keys(root->pool, st);
+    ids_set_keys_in(st, tlen, buf + tlen + 1);
     ids_set_rules(st, c);
     if (ids_timed(c)) {
         st->timed = 1;
@@ -1970,9 +1984,16 @@ static void ids_cc_add_private(apr_pool_t *p, const apr_table_t *t)
  * every Cache-Control line says private, for caches that read only one. */
 static void ids_make_private(request_rec *r)
 {
-    int out = ids_cc_state(r->headers_out);
-    int err = out == 2 ? 2 : ids_cc_state(r->err_headers_out);
+    int out, err;
 
+    /* The usual case, found through the tables' index: none at all. */
+    if (apr_table_get(r->headers_out, "Cache-Control") == NULL
+        && apr_table_get(r->err_headers_out, "Cache-Control") == NULL) {
+        apr_table_addn(r->headers_out, "Cache-Control", "private");
+        return;
+    }
+    out = ids_cc_state(r->headers_out);
+    err = out == 2 ? 2 : ids_cc_state(r->err_headers_out);
     if (out == 2 || err == 2) {
         return;
     }
@@ -1981,9 +2002,6 @@ static void ids_make_private(request_rec *r)
     }
     if (out) {
         ids_cc_add_private(r->pool, r->headers_out);
-    }
-    if (!out && !err) {
-        apr_table_setn(r->headers_out, "Cache-Control", "private");
     }
 }
 

@@ -1,17 +1,40 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE. */
 
 /*
- * ids_b64url_encode, ids_random_part_ok and ids_token_len.  The expected
- * encodings were made with Python's base64.urlsafe_b64encode (padding
- * stripped) and cross-checked with coreutils' basenc --base64url.
+ * ids_b64url_encode, ids_random_part_ok, ids_token_len and ids_num.
+ * The expected encodings were made with Python's
+ * base64.urlsafe_b64encode (padding stripped) and cross-checked with
+ * coreutils' basenc --base64url.
  */
 
 #include <stdlib.h>
 #include <string.h>
+#include "apr_strings.h"
 #include "unit.h"
 
 static const char b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* A bit-at-a-time encoder, independent of the module's tables. */
+static void ref_encode(char *dst, const unsigned char *src, size_t n)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        acc = (acc << 8) | src[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            *dst++ = b64url_alphabet[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0) {
+        *dst++ = b64url_alphabet[(acc << (6 - bits)) & 63];
+    }
+    *dst = '\0';
+}
 
 /* Encodes n bytes into an exactly sized heap buffer (so that ASan sees any
  * write past IDS_B64URL_LEN(n) + 1) and compares with want. */
@@ -90,6 +113,51 @@ static void test_b64url_vectors(void)
     {
         static const unsigned char url_chars[] = { 0xfb, 0xff };
         check_encode(url_chars, 2, "-_8", "'-' and '_'");
+    }
+
+    /* Every length from 0 to 192 (each way the encoder splits its input
+     * in turns of six and three bytes and a tail) as the reference
+     * encodes it, in an exactly sized buffer. */
+    {
+        int bad = 0;
+        for (i = 0; i <= IDS_TOKEN_BYTES_MAX && !bad; i++) {
+            char want[IDS_B64URL_LEN(IDS_TOKEN_BYTES_MAX) + 1];
+            char *got = malloc(IDS_B64URL_LEN(i) + 1);
+
+            for (j = 0; j < i; j++) {
+                buf[j] = (unsigned char)(j * 97 + i * 13 + 5);
+            }
+            ids_b64url_encode(got, buf, i);
+            ref_encode(want, buf, i);
+            if (strcmp(got, want) != 0) {
+                tap_diag("length %zu: got \"%s\", want \"%s\"", i, got, want);
+                bad++;
+            }
+            free(got);
+        }
+        tap_ok(bad == 0, "b64url: lengths 0..192 as a bit-by-bit encoder");
+    }
+    /* Every pair of characters (12 bits) in every position of the six-
+     * and three-byte turns: 12 bytes whose every 12 bits are p. */
+    {
+        int bad = 0;
+        unsigned p;
+        for (p = 0; p < 4096 && !bad; p++) {
+            char got[IDS_B64URL_LEN(12) + 1], want[IDS_B64URL_LEN(12) + 1];
+
+            for (j = 0; j < 12; j += 3) {
+                buf[j] = (unsigned char)(p >> 4);
+                buf[j + 1] = (unsigned char)(((p & 15) << 4) | (p >> 8));
+                buf[j + 2] = (unsigned char)p;
+            }
+            ids_b64url_encode(got, buf, 12);
+            ref_encode(want, buf, 12);
+            bad = strcmp(got, want) != 0;
+            if (bad) {
+                tap_diag("12 bits %u: got \"%s\", want \"%s\"", p, got, want);
+            }
+        }
+        tap_ok(!bad, "b64url: every 12-bit pair as a bit-by-bit encoder");
     }
 
     /* Every encoding of every length from 16 to 192 must pass the
@@ -231,10 +299,31 @@ static void test_token_len(void)
                "IDS_TAG_CHARS is the encoded tag length");
 }
 
+/* ids_num writes what apr_psprintf's %" APR_INT64_T_FMT " does, ending
+ * at the end of its buffer. */
+static void test_num(apr_pool_t *p)
+{
+    static const apr_int64_t cases[] = {
+        0, 1, 9, 10, 99, 100, 1700000000, 2147483647, -1, -10,
+        APR_INT64_MAX, APR_INT64_MIN,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[IDS_NUM_CHARS];
+        const char *want = apr_psprintf(p, "%" APR_INT64_T_FMT, cases[i]);
+        const char *got = ids_num(buf, cases[i]);
+
+        tap_str_is(got, want, "ids_num(%s)", want);
+        tap_ok(got + strlen(want) == buf + IDS_NUM_CHARS - 1,
+               "ids_num(%s) ends at the end of its buffer", want);
+    }
+}
+
 void test_encoding(apr_pool_t *p)
 {
-    (void)p;
     test_b64url_vectors();
     test_random_part_ok();
     test_token_len();
+    test_num(p);
 }

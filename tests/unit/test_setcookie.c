@@ -7,6 +7,8 @@
  */
 
 #include <string.h>
+#include "apr_strings.h"
+#include "apr_time.h"
 #include "unit.h"
 
 void test_set_cookie(apr_pool_t *p)
@@ -112,6 +114,46 @@ void test_set_cookie(apr_pool_t *p)
                    "__Host-id=" T1 "." T1_TAG1 "; Max-Age=3600; "
                    "Expires=Tue, 14 Nov 2023 23:13:20 GMT",
                    "set-cookie: other name, signed value, now with microseconds");
+    }
+
+    /* Expires is what apr_rfc822_date gives, for a day every 7 days and
+     * 13 hours from 1970 to past 2400 (leap days, century years and all
+     * weekdays met), with Max-Age from 1 s to 2^31-1 s. */
+    {
+        static const apr_int64_t ages[] = { 1, 59, 3600, 86399, 2147483647 };
+        apr_pool_t *sub;
+        apr_int64_t day;
+        int bad = 0, n = 0;
+
+        apr_pool_create(&sub, p);
+        for (day = 0; day < 160000 && !bad; day += 7) {
+            size_t k;
+
+            for (k = 0; k < sizeof(ages) / sizeof(ages[0]) && !bad; k++) {
+                apr_int64_t now = day * 86400 + (day % 13) * 3600 + day % 61;
+                char date[APR_RFC822_DATE_LEN];
+                const char *got, *want;
+                ids_cookie_attrs a;
+
+                memset(&a, 0, sizeof(a));
+                a.max_age = ages[k];
+                a.now = apr_time_from_sec(now);
+                a.samesite = IDS_SAMESITE_OFF;
+                apr_rfc822_date(date, apr_time_from_sec(now + ages[k]));
+                got = ids_set_cookie(sub, "n", "v", &a);
+                want = apr_psprintf(sub, "n=v; Max-Age=%" APR_INT64_T_FMT
+                                    "; Expires=%s", ages[k], date);
+                bad = strcmp(got, want) != 0;
+                if (bad) {
+                    tap_diag("now %" APR_INT64_T_FMT ": got %s, want %s", now,
+                             got, want);
+                }
+                n++;
+            }
+            apr_pool_clear(sub);
+        }
+        tap_ok(!bad, "set-cookie: Expires as apr_rfc822_date (%d times)", n);
+        apr_pool_destroy(sub);
     }
 
     /* ids_set_cookie_is_for */
