@@ -3198,11 +3198,12 @@ static const char *set_header(cmd_parms *cmd, void *dv, const char *arg)
      * configurations that need it; others do not pay for the hook's call
      * on every request.  Hooks added while the configuration is read are
      * sorted after it, and all go at the next restart, before pre_config
-     * resets the flag. */
+     * resets the flag.  Really first: a hook added now would otherwise run
+     * after every other module's MIDDLE one, mod_setenvif's included. */
     if (cmd->path == NULL && !ids_server_header) {
         ids_server_header = 1;
         ap_hook_post_read_request(ids_strip_client_header, NULL, NULL,
-                                  APR_HOOK_MIDDLE);
+                                  APR_HOOK_REALLY_FIRST);
     }
     return NULL;
 }

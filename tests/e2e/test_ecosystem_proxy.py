@@ -344,3 +344,19 @@ def test_server_wide_strip_survives_restarts(httpd_factory):
     # Without the server-wide setting, nothing strips it under "none".
     h.restart(conf=RESTART_CONF.replace("IDSessionHeader X-Session-Token\n", "", 1))
     assert client_copy() == EVIL
+
+
+def test_setenvif_never_sees_the_client_copy(httpd_factory):
+    """A server-wide IDSessionHeader is stripped before every other module's
+    post_read_request hook, such as mod_setenvif's, whatever the LoadModule order."""
+    h = httpd_factory(modules=["setenvif"], conf="""
+IDSessionHeader X-Session-Token
+SetEnvIf X-Session-Token "(.+)" FORGED=$1
+<Location /s>
+    IDSession On
+    Header always set X-Forged-Seen "%{FORGED}e"
+</Location>
+""")
+    h.write("s/x", "x\n")
+    r = h.curl("/s/x", headers=["X-Session-Token: evil"])
+    assert r.status == 200 and r.header("X-Forged-Seen") == "(null)", r.headers
