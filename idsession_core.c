@@ -313,6 +313,12 @@ static const char ids_dec_pairs[201] =
     "34353637383940414243444546474849505152535455565758596061626364656667"
     "6869707172737475767778798081828384858687888990919293949596979899";
 
+/* Two decimal digits of v (0..99) at d. */
+static APR_INLINE void ids_put_2digits(char *d, unsigned v)
+{
+    memcpy(d, ids_dec_pairs + 2 * (apr_size_t)v, 2);
+}
+
 char *ids_num(char *buf, apr_int64_t v)
 {
     char *p = buf + IDS_NUM_CHARS - 1;
@@ -324,16 +330,16 @@ char *ids_num(char *buf, apr_int64_t v)
      * bits, which take fewer steps, once the rest fits: Unix times do. */
     while (u > 0xFFFFFFFFu) {
         p -= 2;
-        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)(u % 100), 2);
+        ids_put_2digits(p, (unsigned)(u % 100));
         u /= 100;
     }
     for (w = (apr_uint32_t)u; w >= 100; w /= 100) {
         p -= 2;
-        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)(w % 100), 2);
+        ids_put_2digits(p, w % 100);
     }
     if (w >= 10) {
         p -= 2;
-        memcpy(p, ids_dec_pairs + 2 * (apr_size_t)w, 2);
+        ids_put_2digits(p, w);
     }
     else {
         *--p = (char)('0' + w);
@@ -700,13 +706,6 @@ const char *ids_cookie_find(const char *hdr, const char *name,
 {
     return ids_cookie_find_hint(hdr, name, namelen, NULL, 0, accept, ctx,
                                 vlen, seen);
-}
-
-/* Two decimal digits of v (0..99) at d. */
-static APR_INLINE void ids_put_2digits(char *d, unsigned v)
-{
-    d[0] = (char)('0' + v / 10);
-    d[1] = (char)('0' + v % 10);
 }
 
 /* Writes the IMF-fixdate of Unix time sec (>= 0, before year 10000),
