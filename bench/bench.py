@@ -5,6 +5,12 @@ mod_usertrack and mod_session, over HTTP/1.1 and over HTTP/2 + TLS.
 Every variant serves the same static 1 KiB file over loopback with keep-alive, on two
 paths: "mint" (a request without a cookie) and "hot" (a request with a valid cookie that
 the variant itself issued: one request is made first and its Set-Cookie is sent back).
+httpd alone (the baseline) ignores cookies, but parsing a longer Cookie header costs it
+a few instructions per byte: on every path that sends a cookie ("hot", "hot/conn",
+"h2 hot"), a variant is compared with httpd alone sent a Cookie header of exactly the
+same length (the first selected variant's own cookie of that length, which httpd alone
+ignores). httpd alone is measured once per distinct length, after the variants (whose
+cookies are only known once issued), and has one row per length.
 
 1. Instructions per request (primary, deterministic): valgrind --tool=callgrind on
    `apache2 -X` (prefork, one process). After a warm-up of every path the counters are
@@ -21,7 +27,9 @@ the variant itself issued: one request is made first and its Set-Cookie is sent 
    each run between two runs of httpd alone (B V1 B V2 B ...), the order rotating from
    round to round. Reported: the median req/s over the rounds, and the ratio to httpd
    alone = the median over rounds of (variant / the mean of its two neighbouring
-   httpd-alone runs), which cancels the drift of the host's load within a round.
+   httpd-alone runs), which cancels the drift of the host's load within a round. On a
+   hot path the httpd-alone runs around V send a Cookie of V's length (a run between two
+   variants whose cookies differ in length is not shared: B V1 B B V2 B).
 3. HTTP/2 over TLS (rows "h2 mint" and "h2 hot"; variants with h2=True: httpd alone,
    idsession unsigned, signed, signed + timeouts): every server gets mod_ssl (a throwaway
    self-signed EC P-256 cert) and mod_http2 with `Protocols h2 http/1.1` on its one
@@ -113,12 +121,14 @@ CG_PATHS = ("mint", "hot", "hot/conn")
 # cookie before the module's, as a browser's often does.
 H2_PATHS = ("h2 mint", "h2 hot")
 ALL_PATHS = CG_PATHS + H2_PATHS
+# The paths that send a cookie: there httpd alone is measured once per Cookie length.
+COOKIE_PATHS = ("hot", "hot/conn", "h2 hot")
 ALNUM = string.ascii_letters + string.digits
 SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
 OLD_SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
 
-# A cookie header of the same shape as mod_idsession's for httpd alone's "hot" path, so
-# that both rows parse a Cookie header of similar size (httpd alone ignores it).
+# httpd alone's cookie on the hot paths when no selected variant sends one (otherwise it
+# is sent each variant's cookie length, see baseline_headers): mod_idsession's unsigned size.
 BASELINE_COOKIE = "_session=" + "".join(secrets.choice(ALNUM + "-_") for _ in range(43))
 
 IDS_LOAD = "LoadModule idsession_module {module}\n"
@@ -165,7 +175,10 @@ FLOOR_COOKIE = ("_session=" + "".join(secrets.choice(ALNUM + "-_") for _ in rang
 
 VARIANTS = [
     Variant("baseline", "httpd alone", h2=True,
-            note="hot path sends an ignored Cookie of the same size as mod_idsession's"),
+            note="on hot, hot/conn and h2 hot, measured once per Cookie length that the "
+                 "variants send (one row each), with the first such variant's cookie, "
+                 "which it ignores; each variant's extra and ratio on those paths are "
+                 "against httpd alone sent a Cookie header of the same length"),
     Variant("floor", "two fixed headers",
             modules="LoadModule headers_module {moddir}/mod_headers.so\n",
             conf='Header always set Set-Cookie "%s"\n'
@@ -570,55 +583,107 @@ def wait_for_dump(server, known, timeout=60.0):
     raise RuntimeError("%s: callgrind dump did not appear" % server.name)
 
 
-def measure_callgrind(v, proto, problems):
+def measure_callgrind(v, proto, problems, base_headers=None):
+    """Callgrind instr/req of v on proto's paths -> ({row: instr/req}, {row: [the
+    measurements]} (when proto repeats), {path: the Cookie header value sent or None}).
+    A row is (v.key, path); for httpd alone, base_headers ({(path, length): Cookie
+    header}, see baseline_headers) gives its cookie paths, each a row (v.key, path,
+    length), and its paths without a cookie are rows (v.key, path)."""
     s = Server(v.key + "-cg-" + proto.tool, proto.cg_mpm, modules=v.modules, extra=v.conf,
                files=v.files, secrets=v.secrets, mode="callgrind", tls=proto.tls)
     t0 = time.monotonic()
     n = proto.n()
-    paths = proto.cg_paths(v)
     s.start()
     try:
-        cookie = fetch_hot_cookie(v, s, problems)
-        for path in paths:                       # warm up every code path
-            proto.drive(s, path, proto.cookie(path, cookie), WARMUP)
-        result = {}
+        if base_headers is None:
+            cookie = fetch_hot_cookie(v, s, problems)
+            jobs = [((v.key, p), p, proto.cookie(p, cookie)) for p in proto.cg_paths(v)]
+        else:
+            jobs = ([((v.key, p), p, None) for p in proto.cg_paths(v) if p not in COOKIE_PATHS]
+                    + [((v.key, p, length), p, header)
+                       for (p, length), header in base_headers.items()])
+        for _, path, header in jobs:             # warm up every code path
+            proto.drive(s, path, header, WARMUP)
+        result, runs_of = {}, {}
         known = set()
-        for path in paths:
+        for row, path, header in jobs:
             runs = []
             for _ in range(proto.repeat()):
                 callgrind_control(s, "-z")
-                proto.drive(s, path, proto.cookie(path, cookie), n)
+                proto.drive(s, path, header, n)
                 callgrind_control(s, "-d")
                 dump = wait_for_dump(s, known)
                 known.add(dump.name)
                 total, calls = parse_dump(dump)
                 if calls != n:
                     problems.append("%s %s: the dump holds %d calls of ap_process_request, "
-                                    "not %d" % (v.title, path, calls, n))
+                                    "not %d" % (v.title, row_label(row), calls, n))
                 runs.append(total / n)
-            result[path] = statistics.median(runs)
+            result[row] = statistics.median(runs)
             if len(runs) > 1:
-                result[path + " runs"] = runs
-            dest = OUT / "callgrind" / ("%s.%s.callgrind" % (v.key, re.sub(r"\W", "-", path)))
+                runs_of[row] = runs
+            dest = OUT / "callgrind" / ("%s.%s.callgrind" % (v.key, re.sub(
+                r"\W", "-", path if len(row) == 2 else "%s.cookie%d" % (path, row[2]))))
             shutil.copyfile(dump, dest)
         s.stop()
         errs = s.log_problems()
         if errs:
             problems.append("%s (callgrind %s): error log: %s" % (v.title, proto.name, errs[0]))
         log("  callgrind %-24s %s instr/req   (%.0f s)" % (
-            v.title, "  ".join("%s %.0f" % (p, result[p]) for p in paths),
+            v.title, "  ".join("%s %.0f" % (row_label(row), result[row]) for row, _, _ in jobs),
             time.monotonic() - t0))
-        return result
+        return result, runs_of, {path: header for row, path, header in jobs if len(row) == 2}
     except RuntimeError as e:
         raise RuntimeError("%s\n%s: error log:\n%s" % (e, s.name, s.error_log()[-3000:]))
     finally:
         s.stop()
 
 
+def baseline_headers(proto, paths, sent):
+    """{(path, length): Cookie header value} that httpd alone is sent on its cookie paths:
+    one per path and length among sent ({(variant key, path): the header value it sent,
+    None for none}), the first variant's header of that length; when no variant sends a
+    cookie, BASELINE_COOKIE on those of paths that send one."""
+    out = {}
+    for (_, path), header in sent.items():
+        if header is not None:
+            out.setdefault((path, len(header)), header)
+    if not out:
+        for path in paths:
+            if path in COOKIE_PATHS:
+                header = proto.cookie(path, BASELINE_COOKIE)
+                out[(path, len(header))] = header
+    return out
+
+
+def base_row(path, length):
+    """httpd alone's row that a variant's row on path, sent a Cookie header value of
+    length bytes (None: no cookie), is compared with."""
+    return ("baseline", path) if length is None else ("baseline", path, length)
+
+
+def row_label(row):
+    """A row's path as the table shows it: "hot (cookie 52 B)" for httpd alone's rows."""
+    return row[1] if len(row) == 2 else "%s (cookie %d B)" % (row[1], row[2])
+
+
+def note_sent(sent, key, path, header, problems):
+    """Records in sent {(variant key, path): length} the Cookie header value's length that
+    a variant sent on path (None: no cookie); the callgrind and throughput servers of a
+    variant must send the same length, as the rows share httpd alone's."""
+    length = None if header is None else len(header)
+    if sent.get((key, path), length) != length:
+        problems.append("%s %s: Cookie of %s bytes in one measure, %s in another"
+                        % (key, path, sent[(key, path)], length))
+    sent.setdefault((key, path), length)
+
+
 # -- throughput -----------------------------------------------------------------------------
 
-def measure_throughput(variants, proto, problems):
-    """proto.tool's req/s of every variant on proto.paths, interleaved with httpd alone."""
+def measure_throughput(variants, proto, problems, sent):
+    """proto.tool's req/s of every variant on proto.paths, interleaved with httpd alone
+    (variants[0]) -> {row: {"median", "ratio", "runs"}}, rows as measure_callgrind's; the
+    Cookie lengths sent go to sent (see note_sent)."""
     servers = {}
     cookies = {}
     for v in variants:
@@ -628,40 +693,60 @@ def measure_throughput(variants, proto, problems):
         s.start()
         servers[v.key] = s
         cookies[v.key] = fetch_hot_cookie(v, s, [])
+    base = variants[0]
+    others = variants[1:]
+    header = {(v.key, p): proto.cookie(p, cookies[v.key]) for v in others for p in proto.paths}
+    for (key, p), h in header.items():
+        note_sent(sent, key, p, h, problems)
+    base_headers = baseline_headers(proto, proto.paths, header)
 
-    def run(v, path, seconds):
-        return proto.throughput(servers[v.key], proto.cookie(path, cookies[v.key]), seconds)
+    def base_header(v, path):
+        """What httpd alone is sent around v's runs on path (v None: when it runs alone)."""
+        if v is None:
+            return next((h for (p, _), h in base_headers.items() if p == path), None)
+        h = header[(v.key, path)]
+        return None if h is None else base_headers[(path, len(h))]
 
-    for v in variants:                               # warm-up, not recorded
-        for path in proto.paths:
-            run(v, path, 1)
+    rps = {}
+
+    def one(v, path, h, seconds=SECONDS):
+        x, errs = proto.throughput(servers[v.key], h, seconds)
+        if errs and seconds == SECONDS:
+            problems.append("%s %s: %s saw %d socket errors or non-2xx answers"
+                            % (v.title, path, proto.tool, errs))
+        if seconds == SECONDS:
+            row = ((v.key, path) if v is not base
+                   else base_row(path, None if h is None else len(h)))
+            rps.setdefault(row, []).append(x)
+        return x
+
+    for path in proto.paths:                         # warm-up, not recorded
+        for h in {base_header(v, path) for v in others or [None]}:
+            one(base, path, h, 1)
+        for v in others:
+            one(v, path, header[(v.key, path)], 1)
     # Every run of a variant sits between two runs of httpd alone (B V1 B V2 B ...), and
     # its ratio is taken to the mean of those two neighbours, seconds apart: the load of
     # this VM's host drifts by several % within a round, which a ratio to a baseline run
-    # half a minute away would take for the module's cost.
-    base_key = variants[0].key
-    others = [v for v in variants if v.key != base_key]
-    rps = {(v.key, p): [] for v in variants for p in proto.paths}
+    # half a minute away would take for the module's cost. Those runs send V's Cookie
+    # length, so a run of httpd alone is shared by two neighbours only when their cookies
+    # have the same length (B V1 B B V2 B otherwise).
     ratios = {(v.key, p): [] for v in others for p in proto.paths}
-
-    def one(v, path):
-        x, errs = run(v, path, SECONDS)
-        if errs:
-            problems.append("%s %s: %s saw %d socket errors or non-2xx answers"
-                            % (v.title, path, proto.tool, errs))
-        rps[(v.key, path)].append(x)
-        return x
-
     for r in range(ROUNDS):
         order = others[r % len(others):] + others[:r % len(others)] if others else []
         paths = proto.paths if r % 2 == 0 else tuple(reversed(proto.paths))
         for path in paths:
-            before = one(variants[0], path)
-            for v in order:
-                x = one(v, path)
-                after = one(variants[0], path)
-                ratios[(v.key, path)].append(x / ((before + after) / 2))
-                before = after
+            before = None                            # (header, req/s) of httpd alone's last run
+            for v in order or [None]:
+                h = base_header(v, path)
+                if before is None or before[0] != h:
+                    before = (h, one(base, path, h))
+                if v is None:
+                    continue
+                x = one(v, path, header[(v.key, path)])
+                after = one(base, path, h)
+                ratios[(v.key, path)].append(x / ((before[1] + after) / 2))
+                before = (h, after)
         log("  %s round %d/%d: %s" % (proto.tool, r + 1, ROUNDS, "  ".join(
             "%s %s %.0f (%.3f)" % (v.key, p, rps[(v.key, p)][-1], ratios[(v.key, p)][-1])
             for p in proto.paths for v in others)))
@@ -671,14 +756,9 @@ def measure_throughput(variants, proto, problems):
         errs = s.log_problems()
         if errs:
             problems.append("%s (%s): error log: %s" % (v.title, proto.tool, errs[0]))
-    result = {}
-    for v in variants:
-        for p in proto.paths:
-            runs = rps[(v.key, p)]
-            result[(v.key, p)] = {"median": statistics.median(runs),
-                                  "ratio": statistics.median(ratios[(v.key, p)])
-                                  if v.key != base_key else 1.0, "runs": runs}
-    return result
+    return {row: {"median": statistics.median(runs),
+                  "ratio": statistics.median(ratios[row]) if row in ratios else 1.0,
+                  "runs": runs} for row, runs in rps.items()}
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -691,20 +771,43 @@ def fmt_extra(x):
     return "-" if x is None else "{:+,.0f}".format(x)
 
 
-def table(variants, cg, wr):
-    head = ("variant", "path", "instr/req", "extra vs baseline", "req/s (median)", "ratio")
-    rows = []
+def report_rows(variants, cg, wr, sent):
+    """The measured rows in the table's order -> [(variant, row, path, Cookie length or
+    None)]: each variant's paths; httpd alone's cookie paths once per length, shortest
+    first."""
+    out = []
     for v in variants:
         for p in ALL_PATHS:
-            if (v.key, p) not in cg and (v.key, p) not in wr:
-                continue
-            ir = cg.get((v.key, p)) if cg else None
-            base = cg.get(("baseline", p)) if cg else None
-            extra = None if ir is None or base is None else ir - base
-            w = wr.get((v.key, p)) if wr else None
-            rows.append((v.title, p, fmt_int(ir), "-" if v.key == "baseline" else fmt_extra(extra),
-                         "-" if w is None else "{:,.0f}".format(w["median"]),
-                         "-" if w is None else "%.3f" % w["ratio"]))
+            if v.key == "baseline":
+                rows = [(v.key, p)] + sorted(r for r in set(cg) | set(wr)
+                                             if len(r) == 3 and r[:2] == (v.key, p))
+            else:
+                rows = [(v.key, p)]
+            for row in rows:
+                if row in cg or row in wr:
+                    out.append((v, row, p, row[2] if len(row) == 3 else sent.get(row)))
+    return out
+
+
+def extra_of(cg, sent, row):
+    """A variant's instr/req minus that of httpd alone on the same path with a Cookie of
+    the same length (None when either is missing, and for httpd alone's own rows)."""
+    if row[0] == "baseline" or row not in cg:
+        return None
+    base = cg.get(base_row(row[1], sent.get(row)))
+    return None if base is None else cg[row] - base
+
+
+def table(variants, cg, wr, sent):
+    head = ("variant", "path", "instr/req", "extra vs httpd alone", "req/s (median)", "ratio")
+    rows = []
+    for v, row, p, length in report_rows(variants, cg, wr, sent):
+        w = wr.get(row)
+        rows.append((v.title, p if length is None else "%s (cookie %d B)" % (p, length),
+                     fmt_int(cg.get(row)),
+                     "-" if v.key == "baseline" else fmt_extra(extra_of(cg, sent, row)),
+                     "-" if w is None else "{:,.0f}".format(w["median"]),
+                     "-" if w is None else "%.3f" % w["ratio"]))
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     align = ["<", "<", ">", ">", ">", ">"]
 
@@ -724,13 +827,13 @@ TARGETS = {("ids-unsigned", "hot"): 1000, ("ids-unsigned", "mint"): 2500,
 RATIO_TARGET = 0.97
 
 
-def target_lines(variants, cg, wr):
+def target_lines(variants, cg, wr, sent):
     out = []
     for v in variants:
         for p in PATHS + H2_PATHS:
             limit = TARGETS.get((v.key, p))
-            if limit is not None and cg.get((v.key, p)) is not None:
-                extra = cg[(v.key, p)] - cg[("baseline", p)]
+            extra = extra_of(cg, sent, (v.key, p))
+            if limit is not None and extra is not None:
                 out.append("%s %s: extra %s, target <= %s: %s" % (
                     v.title, p, fmt_extra(extra), "{:,}".format(limit),
                     "met" if extra <= limit else "MISSED"))
@@ -739,6 +842,19 @@ def target_lines(variants, cg, wr):
                 out.append("%s %s: %s ratio %.3f, target >= %.2f: %s" % (
                     v.title, p, Http2.tool if p in H2_PATHS else Http1.tool, r,
                     RATIO_TARGET, "met" if r >= RATIO_TARGET else "MISSED"))
+    return out
+
+
+def per_byte_notes(cg):
+    """What httpd alone spends per byte of Cookie, from its shortest and longest cookie on
+    each path."""
+    out = []
+    for p in COOKIE_PATHS:
+        rows = sorted(r for r in cg if r[0] == "baseline" and len(r) == 3 and r[1] == p)
+        if len(rows) > 1 and rows[-1][2] > rows[0][2]:
+            out.append("httpd alone, %s: %+.1f instr/req per byte of Cookie (%d B to %d B)"
+                       % (p, (cg[rows[-1]] - cg[rows[0]]) / (rows[-1][2] - rows[0][2]),
+                          rows[0][2], rows[-1][2]))
     return out
 
 
@@ -755,7 +871,10 @@ def main():
         httpdrun.apache_version(), os.cpu_count(), ", ".join(v.key for v in variants),
         "; SKIPPED (no %s): %s" % (MODULE, ", ".join(v.key for v in skipped)) if skipped else ""))
     problems = []
-    cg, wr, cg_runs = {}, {}, {}
+    # cg, cg_runs, wr: {row: instr/req, [h2 measurements], {"median", "ratio", "runs"}};
+    # a row is (variant key, path), or (baseline, path, Cookie length) on httpd alone's
+    # cookie paths. sent: {(variant key, path): the length of the Cookie it sends}.
+    cg, wr, cg_runs, sent = {}, {}, {}, {}
     protos = [Http1, Http2] if H2 else [Http1]
     try:
         if "callgrind" in MEASURES:
@@ -766,31 +885,44 @@ def main():
                     "path, h2load -c 1 -m %d, median of %d" % (WARMUP, H2_N, H2_STREAMS,
                                                                H2_REPEAT))
             for proto in protos:
-                for v in proto.variants(variants, "callgrind"):
-                    r = measure_callgrind(v, proto, problems)
-                    for p in proto.cg_paths(v):
-                        cg[(v.key, p)] = r[p]
-                        if p + " runs" in r:
-                            cg_runs[(v.key, p)] = r[p + " runs"]
+                # The variants first: httpd alone's cookie paths are measured with each
+                # length of Cookie that they send.
+                base, *others = proto.variants(variants, "callgrind")
+                headers = {}
+                for v in others:
+                    r, runs, hdrs = measure_callgrind(v, proto, problems)
+                    cg.update(r)
+                    cg_runs.update(runs)
+                    for p, h in hdrs.items():
+                        headers[(v.key, p)] = h
+                        note_sent(sent, v.key, p, h, problems)
+                r, runs, _ = measure_callgrind(base, proto, problems, baseline_headers(
+                    proto, proto.cg_paths(base), headers))
+                cg.update(r)
+                cg_runs.update(runs)
         for proto in protos:
             tp_variants = proto.variants(variants, "throughput")
             if proto.tool not in MEASURES:
                 continue
             log("%s: event MPM%s, %d rounds x %d s, %d connections, B V1 B V2 B ..."
                 % (proto.tool, ", TLS" if proto.tls else "", ROUNDS, SECONDS, CONNECTIONS))
-            wr.update(measure_throughput(tp_variants, proto, problems))
+            wr.update(measure_throughput(tp_variants, proto, problems, sent))
     finally:
         stop_errors = httpdrun.stop_all(keep=KEEP)
     problems += stop_errors
     elapsed = time.monotonic() - started
 
-    tbl = table(variants, cg, wr)
+    tbl = table(variants, cg, wr, sent)
     notes = ["instr/req: callgrind Ir per request on apache2 -X (prefork), N=%d after %d "
              "warm-up requests per path, one keep-alive connection (ab -k -c 1); "
-             "extra = instr/req - httpd alone's on the same path." % (N, WARMUP),
+             "extra = instr/req - httpd alone's on the same path, and on hot, hot/conn and "
+             "h2 hot httpd alone's sent a Cookie header of the same length as the "
+             "variant's (the length in bytes of the header's value is in the path "
+             "column)." % (N, WARMUP),
              "req/s: wrk -t1 -c%d%s; event MPM, one child with 32 threads per variant%s, "
              "%d rounds of %d s runs, each variant's run between two runs of httpd alone "
-             "(B V1 B V2 B ...); ratio = median over rounds of (variant / mean of its two "
+             "(B V1 B V2 B ...), which on hot and h2 hot send a Cookie of the variant's "
+             "length; ratio = median over rounds of (variant / mean of its two "
              "neighbouring httpd-alone runs)." % (
                  CONNECTIONS, " (HTTP/1.1 rows), h2load -t 1 -c %d -m %d over TLS (h2 rows)"
                  % (CONNECTIONS, H2_STREAMS) if H2 else "",
@@ -815,6 +947,7 @@ def main():
             "into TLS records depends on timing (HTTP/1.1's by under 10)."
             % (H2_N, WARMUP, H2_STREAMS, H2_REPEAT))
     notes += ["%s: %s" % (v.title, v.note) for v in variants if v.note]
+    notes += per_byte_notes(cg)
     if QUICK:
         notes.append("BENCH_QUICK=1: a smoke run, the numbers are not meaningful.")
     if skipped:
@@ -824,7 +957,7 @@ def main():
         datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), httpdrun.apache_version(),
         os.cpu_count(), os.uname().release, elapsed)
     text = header + "\n\n" + tbl + "\n\n" + "\n".join("- " + n for n in notes) + "\n"
-    targets = target_lines(variants, cg, wr) + store_target_lines(cg, wr)
+    targets = target_lines(variants, cg, wr, sent) + store_target_lines(cg, wr)
     if targets:
         text += "\ntargets (informational):\n" + "\n".join("- " + t for t in targets) + "\n"
     if problems:
@@ -836,14 +969,17 @@ def main():
         "n": N, "h2_n": H2_N if H2 else None, "h2_streams": H2_STREAMS, "warmup": WARMUP,
         "rounds": ROUNDS, "seconds": SECONDS,
         "connections": CONNECTIONS, "apache": httpdrun.apache_version(),
-        "rows": [{"variant": v.key, "path": p,
-                  "instr_per_req": cg.get((v.key, p)),
-                  "wrk": wr.get((v.key, p))} for v in variants for p in CG_PATHS]
-                + [{"variant": v.key, "path": p,
-                    "instr_per_req": cg.get((v.key, p)),
-                    "instr_per_req_runs": cg_runs.get((v.key, p)),
-                    "h2load": wr.get((v.key, p))}
-                   for v in variants if H2 and v.h2 for p in H2_PATHS],
+        # One row per table row: variant (key), path, cookie_bytes (the length of the
+        # Cookie header's value sent on that path, null for none; httpd alone has a row
+        # per length), instr_per_req (callgrind, null if not measured),
+        # instr_per_req_runs (h2: the measurements of which it is the median), extra
+        # (instr_per_req minus httpd alone's with the same path and cookie_bytes), and
+        # wrk (HTTP/1.1) or h2load (h2): {median req/s, ratio to httpd alone, runs}.
+        "rows": [{"variant": v.key, "path": p, "cookie_bytes": length,
+                  "instr_per_req": cg.get(row), "instr_per_req_runs": cg_runs.get(row),
+                  "extra": extra_of(cg, sent, row),
+                  (Http2.tool if p in H2_PATHS else Http1.tool): wr.get(row)}
+                 for v, row, p, length in report_rows(variants, cg, wr, sent)],
         "problems": problems}, indent=1) + "\n")
     print("\nwritten: %s, %s" % (OUT / "results.txt", OUT / "results.json"))
     return 1 if problems else 0
