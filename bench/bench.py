@@ -152,7 +152,7 @@ def old_stamp(cookie, age=400):
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
                  files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True,
-                 secrets=None, renew=False, h2=False):
+                 secrets=None, renew=False, h2=False, mint_only=False):
         self.key = key
         self.title = title
         self.modules = modules
@@ -167,6 +167,7 @@ class Variant:
         self.wrk = wrk                  # measured with wrk too
         self.renew = renew              # hot cookie with an old stamp: every request renews
         self.h2 = h2                    # measured over HTTP/2 + TLS too (both measures)
+        self.mint_only = mint_only      # only the mint paths, in every measure
 
 
 # A Set-Cookie of the size mod_idsession sends by default.
@@ -183,11 +184,12 @@ VARIANTS = [
             modules="LoadModule headers_module {moddir}/mod_headers.so\n",
             conf='Header always set Set-Cookie "%s"\n'
                  'Header always set Cache-Control "private"\n' % FLOOR_COOKIE,
-            paths=("mint",), wrk=False,
+            paths=("mint",), h2=True, mint_only=True,
             note="mod_headers sets a fixed Set-Cookie of mod_idsession's size and "
                  "Cache-Control: private on every response, and nothing else: what httpd "
                  "spends to send the two headers that every minted response carries "
-                 "(mint path, callgrind only)"),
+                 "(mint paths only); its throughput ratio is the most that any module "
+                 "sending them can reach on a mint path"),
     Variant("usertrack", "mod_usertrack",
             modules="LoadModule usertrack_module {moddir}/mod_usertrack.so\n",
             conf="CookieTracking on\n", cookie="Apache"),
@@ -513,7 +515,7 @@ class Http2:
 
     @staticmethod
     def cg_paths(v):
-        return H2_PATHS
+        return ("h2 mint",) if v.mint_only else H2_PATHS
 
     @staticmethod
     def variants(variants, measure):
@@ -680,6 +682,11 @@ def note_sent(sent, key, path, header, problems):
 
 # -- throughput -----------------------------------------------------------------------------
 
+def tp_paths(v, proto):
+    """The throughput paths of v: proto's, or only its mint path (mint_only)."""
+    return tuple(p for p in proto.paths if not v.mint_only or p in ("mint", "h2 mint"))
+
+
 def measure_throughput(variants, proto, problems, sent):
     """proto.tool's req/s of every variant on proto.paths, interleaved with httpd alone
     (variants[0]) -> {row: {"median", "ratio", "runs"}}, rows as measure_callgrind's; the
@@ -695,7 +702,8 @@ def measure_throughput(variants, proto, problems, sent):
         cookies[v.key] = fetch_hot_cookie(v, s, [])
     base = variants[0]
     others = variants[1:]
-    header = {(v.key, p): proto.cookie(p, cookies[v.key]) for v in others for p in proto.paths}
+    header = {(v.key, p): proto.cookie(p, cookies[v.key])
+              for v in others for p in tp_paths(v, proto)}
     for (key, p), h in header.items():
         note_sent(sent, key, p, h, problems)
     base_headers = baseline_headers(proto, proto.paths, header)
@@ -720,10 +728,14 @@ def measure_throughput(variants, proto, problems, sent):
             rps.setdefault(row, []).append(x)
         return x
 
+    def on(path, vs):
+        """Those of vs measured on path."""
+        return [v for v in vs if path in tp_paths(v, proto)]
+
     for path in proto.paths:                         # warm-up, not recorded
-        for h in {base_header(v, path) for v in others or [None]}:
+        for h in {base_header(v, path) for v in on(path, others) or [None]}:
             one(base, path, h, 1)
-        for v in others:
+        for v in on(path, others):
             one(v, path, header[(v.key, path)], 1)
     # Every run of a variant sits between two runs of httpd alone (B V1 B V2 B ...), and
     # its ratio is taken to the mean of those two neighbours, seconds apart: the load of
@@ -731,13 +743,13 @@ def measure_throughput(variants, proto, problems, sent):
     # half a minute away would take for the module's cost. Those runs send V's Cookie
     # length, so a run of httpd alone is shared by two neighbours only when their cookies
     # have the same length (B V1 B B V2 B otherwise).
-    ratios = {(v.key, p): [] for v in others for p in proto.paths}
+    ratios = {(v.key, p): [] for v in others for p in tp_paths(v, proto)}
     for r in range(ROUNDS):
         order = others[r % len(others):] + others[:r % len(others)] if others else []
         paths = proto.paths if r % 2 == 0 else tuple(reversed(proto.paths))
         for path in paths:
             before = None                            # (header, req/s) of httpd alone's last run
-            for v in order or [None]:
+            for v in on(path, order) or [None]:
                 h = base_header(v, path)
                 if before is None or before[0] != h:
                     before = (h, one(base, path, h))
@@ -749,7 +761,7 @@ def measure_throughput(variants, proto, problems, sent):
                 before = (h, after)
         log("  %s round %d/%d: %s" % (proto.tool, r + 1, ROUNDS, "  ".join(
             "%s %s %.0f (%.3f)" % (v.key, p, rps[(v.key, p)][-1], ratios[(v.key, p)][-1])
-            for p in proto.paths for v in others)))
+            for p in proto.paths for v in others if (v.key, p) in ratios)))
     for v in variants:
         s = servers[v.key]
         s.stop()
@@ -837,6 +849,11 @@ def target_lines(variants, cg, wr, sent):
                 out.append("%s %s: extra %s, target <= %s: %s" % (
                     v.title, p, fmt_extra(extra), "{:,}".format(limit),
                     "met" if extra <= limit else "MISSED"))
+            if v.key == "floor" and wr.get((v.key, p)) is not None:
+                out.append("%s %s: %s ratio %.3f: the most that a module sending "
+                           "those two headers can reach there" % (
+                               v.title, p, Http2.tool if p in H2_PATHS else Http1.tool,
+                               wr[(v.key, p)]["ratio"]))
             if v.needs_module and wr.get((v.key, p)) is not None:
                 r = wr[(v.key, p)]["ratio"]
                 out.append("%s %s: %s ratio %.3f, target >= %.2f: %s" % (
