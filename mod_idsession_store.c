@@ -32,6 +32,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include "mod_idsession_store.h"
 
 APLOG_USE_MODULE(idsession);
@@ -257,15 +260,206 @@ static int ids_redis_bound(ids_redis_conn *conn, apr_time_t deadline)
     return 1;
 }
 
-/* Runs one command of argc words on a connection to rs and reads its
- * reply, all before deadline.  A pooled
- * connection that fails (the server restarted since) is replaced once, in
- * what is left of the time.  On failure, *why says why. */
-static apr_status_t ids_redis_run(ids_redis *rs, int argc, const char **argv,
-                                  redisReply **reply, apr_time_t deadline,
-                                  apr_pool_t *p, const char **why)
+/* A command is formatted by ids_redis_format into this many bytes at most:
+ * a GET of a key, or a SET of a key to a Unix second with an EX. */
+#define IDS_REDIS_CMD_MAX   160
+/* A reply is read into this many bytes: a nil, a Unix second, +OK or an
+ * error line; anything longer is taken for a protocol error. */
+#define IDS_REDIS_REPLY_MAX 256
+
+/* One reply of the kinds the commands here get (RESP): a simple string
+ * '+', an error '-', an integer ':' or a bulk string '$', whose str is
+ * NULL for a nil.  str is NUL-terminated in the buffer it was read to. */
+typedef struct {
+    char type;
+    const char *str;
+} ids_redis_reply;
+
+/* Writes n in decimal to out; returns the end. */
+static char *ids_redis_put_num(char *out, apr_size_t n)
+{
+    char buf[IDS_NUM_CHARS];
+    const char *d = ids_num(buf, (apr_int64_t)n);
+    apr_size_t len = (apr_size_t)(buf + IDS_NUM_CHARS - 1 - d);
+
+    memcpy(out, d, len);
+    return out + len;
+}
+
+/* The command of argc words in RESP (an array of bulk strings), written
+ * to out (IDS_REDIS_CMD_MAX bytes) as hiredis's redisFormatCommandArgv
+ * would, without its allocations; its length, or 0 if it does not fit. */
+static apr_size_t ids_redis_format(char *out, int argc,
+                                   const char *const *argv)
+{
+    char *o = out, *end = out + IDS_REDIS_CMD_MAX;
+    int i;
+
+    *o++ = '*';
+    o = ids_redis_put_num(o, (apr_size_t)argc);
+    *o++ = '\r';
+    *o++ = '\n';
+    for (i = 0; i < argc; i++) {
+        apr_size_t len = strlen(argv[i]);
+
+        /* '$', the length, CRLF, the word, CRLF */
+        if ((apr_size_t)(end - o) < len + IDS_NUM_CHARS + 4) {
+            return 0;
+        }
+        *o++ = '$';
+        o = ids_redis_put_num(o, len);
+        *o++ = '\r';
+        *o++ = '\n';
+        memcpy(o, argv[i], len);
+        o += len;
+        *o++ = '\r';
+        *o++ = '\n';
+    }
+    return (apr_size_t)(o - out);
+}
+
+/* Parses one reply from buf[0..len): the bytes it takes, with *reply set
+ * and its text NUL-terminated in buf; 0 while it is incomplete; -1 when
+ * it is not a reply of the kinds above. */
+static apr_ssize_t ids_redis_reply_parse(char *buf, apr_size_t len,
+                                         ids_redis_reply *reply)
+{
+    char *eol = memchr(buf, '\n', len), *p;
+    apr_size_t head, n = 0, need;
+
+    if (eol == NULL) {
+        return 0;
+    }
+    if (eol == buf || eol[-1] != '\r') {
+        return -1;
+    }
+    head = (apr_size_t)(eol + 1 - buf);
+    reply->type = buf[0];
+    switch (buf[0]) {
+    case '+':
+    case '-':
+    case ':':
+        eol[-1] = '\0';
+        reply->str = buf + 1;
+        return (apr_ssize_t)head;
+    case '$':
+        if (head == 5 && memcmp(buf, "$-1", 3) == 0) {
+            reply->str = NULL;
+            return (apr_ssize_t)head;
+        }
+        for (p = buf + 1; p < eol - 1; p++) {
+            if (*p < '0' || *p > '9' || n > IDS_REDIS_REPLY_MAX) {
+                return -1;
+            }
+            n = n * 10 + (apr_size_t)(*p - '0');
+        }
+        if (p == buf + 1) {
+            return -1;
+        }
+        need = head + n + 2;
+        if (len < need) {
+            return 0;
+        }
+        if (buf[need - 2] != '\r' || buf[need - 1] != '\n') {
+            return -1;
+        }
+        buf[need - 2] = '\0';
+        reply->str = buf + head;
+        return (apr_ssize_t)need;
+    default:
+        return -1;
+    }
+}
+
+/* Why a send or recv on conn failed, from errno. */
+static apr_status_t ids_redis_errno(apr_pool_t *p, const char *what,
+                                    const char **why)
+{
+    apr_status_t rv = APR_FROM_OS_ERROR(errno);
+
+    if (APR_STATUS_IS_EAGAIN(rv)) {     /* SO_SNDTIMEO or SO_RCVTIMEO */
+        *why = "timed out";
+        return APR_TIMEUP;
+    }
+    *why = apr_psprintf(p, "%s: %pm", what, &rv);
+    return rv;
+}
+
+/* Sends the n bytes of cmd on conn and reads one reply to buf
+ * (IDS_REDIS_REPLY_MAX bytes), before deadline: the socket's timeouts are
+ * set to what is left (ids_redis_bound) before the send and again before
+ * any further send or read, so a reply that trickles in is cut off at the
+ * deadline too.  Usually one send and one recv, with no allocation:
+ * hiredis's redisCommandArgv cost about 3,800 instructions more a call
+ * (formatting, its buffers, the reply object).  hiredis only connects
+ * these connections and sets their timeouts; its buffers are never used.
+ * On failure, *why says why. */
+static apr_status_t ids_redis_io(ids_redis_conn *conn, const char *cmd,
+                                 apr_size_t n, char *buf,
+                                 ids_redis_reply *reply, apr_time_t deadline,
+                                 apr_pool_t *p, const char **why)
+{
+    int fd = conn->c->fd;
+    apr_size_t got = 0;
+    apr_ssize_t k;
+
+    if (!ids_redis_bound(conn, deadline)) {
+        *why = "timed out";
+        return APR_TIMEUP;
+    }
+    while (n > 0) {
+        /* MSG_NOSIGNAL: a server gone away is an error, not SIGPIPE. */
+        k = send(fd, cmd, n, MSG_NOSIGNAL);
+        if (k >= 0) {
+            cmd += k;
+            n -= (apr_size_t)k;
+        }
+        else if (errno != EINTR) {
+            return ids_redis_errno(p, "send", why);
+        }
+        if (n > 0 && !ids_redis_bound(conn, deadline)) {
+            *why = "timed out";
+            return APR_TIMEUP;
+        }
+    }
+    for (;;) {
+        k = recv(fd, buf + got, IDS_REDIS_REPLY_MAX - 1 - got, 0);
+        if (k > 0) {
+            got += (apr_size_t)k;
+            k = ids_redis_reply_parse(buf, got, reply);
+            if (k > 0 && (apr_size_t)k == got) {
+                return APR_SUCCESS;
+            }
+            if (k != 0 || got == IDS_REDIS_REPLY_MAX - 1) {
+                *why = "protocol error";
+                return APR_EGENERAL;
+            }
+        }
+        else if (k == 0) {
+            *why = "connection closed by the server";
+            return APR_EOF;
+        }
+        else if (errno != EINTR) {
+            return ids_redis_errno(p, "recv", why);
+        }
+        if (!ids_redis_bound(conn, deadline)) {
+            *why = "timed out";
+            return APR_TIMEUP;
+        }
+    }
+}
+
+/* Runs the command cmd (n bytes) on a connection to rs and reads its
+ * reply to buf, all before deadline.  A pooled connection that fails
+ * otherwise than by a timeout (the server restarted since) is replaced
+ * once, in what is left of the time.  On failure, *why says why. */
+static apr_status_t ids_redis_run(ids_redis *rs, const char *cmd, apr_size_t n,
+                                  char *buf, ids_redis_reply *reply,
+                                  apr_time_t deadline, apr_pool_t *p,
+                                  const char **why)
 {
     int pooled = 1, tries;
+    apr_status_t rv = APR_EGENERAL;
 
     for (tries = 0; tries < 2; tries++) {
         ids_redis_conn conn;
@@ -273,31 +467,22 @@ static apr_status_t ids_redis_run(ids_redis *rs, int argc, const char **argv,
         if (!ids_redis_get(rs, deadline, &conn, &pooled, p, why)) {
             return APR_EGENERAL;
         }
-        if (!ids_redis_bound(&conn, deadline)) {
-            *why = "timed out";
-            redisFree(conn.c);
-            return APR_TIMEUP;
-        }
-        *reply = redisCommandArgv(conn.c, argc, argv, NULL);
-        if (*reply && (*reply)->type != REDIS_REPLY_ERROR) {
+        rv = ids_redis_io(&conn, cmd, n, buf, reply, deadline, p, why);
+        if (rv == APR_SUCCESS && reply->type != '-') {
             ids_redis_put(rs, &conn);
             return APR_SUCCESS;
         }
-        if (*reply) {
-            *why = apr_pstrdup(p, (*reply)->str);
-            freeReplyObject(*reply);
-            *reply = NULL;
-            redisFree(conn.c);
+        redisFree(conn.c);
+        if (rv == APR_SUCCESS) {
+            *why = apr_pstrdup(p, reply->str);
             return APR_EGENERAL;
         }
-        *why = apr_pstrdup(p, conn.c->errstr);
-        redisFree(conn.c);
-        if (!pooled) {
+        if (rv == APR_TIMEUP || !pooled) {
             break;
         }
         pooled = 0;
     }
-    return APR_EGENERAL;
+    return rv;
 }
 
 /* The server that keeps log_id: its first digits pick one. */
@@ -321,12 +506,20 @@ static void ids_redis_key(char *key, const char *log_id)
     key[sizeof(IDS_REDIS_PREFIX) - 1 + IDS_LOG_ID_CHARS] = '\0';
 }
 
-/* ids_redis_run behind rs's breaker, with *why naming the server. */
-static apr_status_t ids_redis_ask(ids_store *st, request_rec *r, ids_redis *rs,
-                                  int argc, const char **argv,
-                                  redisReply **reply, apr_time_t deadline,
+/* The command of argc words whose argv[1], the key, is log_id's (written
+ * here), run on the server that keeps log_id behind its breaker, with
+ * *why naming the server; *reply points into buf (IDS_REDIS_REPLY_MAX
+ * bytes). */
+static apr_status_t ids_redis_ask(ids_store *st, request_rec *r,
+                                  const char *log_id, int argc,
+                                  const char **argv, char *buf,
+                                  ids_redis_reply *reply, apr_time_t deadline,
                                   const char **why)
 {
+    ids_redis *rs = ids_redis_for(st, log_id);
+    char key[sizeof(IDS_REDIS_PREFIX) + IDS_LOG_ID_CHARS];
+    char cmd[IDS_REDIS_CMD_MAX];
+    apr_size_t n;
     apr_status_t rv;
 
     if (!ids_breaker_allows(st, &rs->brk, apr_time_now())) {
@@ -334,7 +527,14 @@ static apr_status_t ids_redis_ask(ids_store *st, request_rec *r, ids_redis *rs,
                             "is not asked again yet", rs->host, rs->port);
         return APR_EAGAIN;
     }
-    rv = ids_redis_run(rs, argc, argv, reply, deadline, r->pool, why);
+    ids_redis_key(key, log_id);
+    argv[1] = key;
+    n = ids_redis_format(cmd, argc, argv);
+    if (n == 0) {
+        *why = "command too long";
+        return APR_EGENERAL;
+    }
+    rv = ids_redis_run(rs, cmd, n, buf, reply, deadline, r->pool, why);
     ids_breaker_record(st, &rs->brk, rv == APR_SUCCESS);
     if (rv != APR_SUCCESS) {
         *why = apr_psprintf(r->pool, "redis %s:%d: %s", rs->host, rs->port,
@@ -347,29 +547,24 @@ static apr_status_t ids_redis_check(ids_store *st, request_rec *r,
                                     const char *log_id, apr_time_t deadline,
                                     apr_int64_t *from, const char **why)
 {
-    char key[sizeof(IDS_REDIS_PREFIX) + IDS_LOG_ID_CHARS];
-    const char *argv[2] = { "GET", key };
-    redisReply *reply;
+    const char *argv[2] = { "GET", NULL };
+    char buf[IDS_REDIS_REPLY_MAX];
+    ids_redis_reply reply;
     apr_status_t rv;
 
-    ids_redis_key(key, log_id);
-    rv = ids_redis_ask(st, r, ids_redis_for(st, log_id), 2, argv, &reply,
-                       deadline, why);
+    rv = ids_redis_ask(st, r, log_id, 2, argv, buf, &reply, deadline, why);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (reply->type == REDIS_REPLY_NIL) {
-        rv = APR_NOTFOUND;
-    }
-    else if (reply->type == REDIS_REPLY_STRING) {
-        *from = apr_atoi64(reply->str);
-    }
-    else {
+    if (reply.type != '$') {
         *why = "redis: unexpected reply to GET";
-        rv = APR_EGENERAL;
+        return APR_EGENERAL;
     }
-    freeReplyObject(reply);
-    return rv;
+    if (reply.str == NULL) {
+        return APR_NOTFOUND;
+    }
+    *from = apr_atoi64(reply.str);
+    return APR_SUCCESS;
 }
 
 static apr_status_t ids_redis_revoke(ids_store *st, request_rec *r,
@@ -385,18 +580,16 @@ static apr_status_t ids_redis_revoke(ids_store *st, request_rec *r,
 
     /* One command per id, to its own server: n is small. */
     for (i = 0; i < n; i++) {
-        char key[sizeof(IDS_REDIS_PREFIX) + IDS_LOG_ID_CHARS];
-        const char *argv[5] = { "SET", key, value, "EX", ex };
-        redisReply *reply;
+        const char *argv[5] = { "SET", NULL, value, "EX", ex };
+        char buf[IDS_REDIS_REPLY_MAX];
+        ids_redis_reply reply;
         apr_status_t rv;
 
-        ids_redis_key(key, log_ids[i]);
-        rv = ids_redis_ask(st, r, ids_redis_for(st, log_ids[i]), 5, argv,
-                           &reply, deadline, why);
+        rv = ids_redis_ask(st, r, log_ids[i], 5, argv, buf, &reply, deadline,
+                           why);
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        freeReplyObject(reply);
     }
     return APR_SUCCESS;
 }

@@ -5,7 +5,9 @@ with a session gets meanwhile.  Two servers sharing Redis see each other's revoc
 
 import http.client
 import json
+import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -355,3 +357,122 @@ def test_inherited_store_keeps_the_main_servers_breaker(httpd_factory, redis):
     for _ in range(3):
         assert h.curl("/s/f.txt", headers=vh, cookie_header="_session=" + tok).status == 200
     assert metrics(h)["idsession_store_breaker_open"] == 1
+
+
+# ---- the wire --------------------------------------------------------------------------
+
+class FakeRedis:
+    """A loopback server that speaks just enough RESP to stand in for Redis: PING gets
+    +PONG; any other command gets `reply`, sent `piece` bytes at a time, `gap` seconds
+    apart (the whole of it at once by default).  `commands` counts those commands."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.reply, self.piece, self.gap, self.commands = b"$-1\r\n", 0, 0.0, 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _command(f):
+        """One command (a RESP array of bulk strings) from the file f, or None at EOF."""
+        head = f.readline()
+        if not head.startswith(b"*"):
+            return None
+        words = []
+        for _ in range(int(head[1:])):
+            n = int(f.readline()[1:])
+            words.append(f.read(n + 2)[:n])
+        return words
+
+    def _serve(self, conn):
+        with conn, conn.makefile("rb") as f:
+            while True:
+                try:
+                    words = self._command(f)
+                    if words is None:
+                        return
+                    if words[0].upper() == b"PING":
+                        conn.sendall(b"+PONG\r\n")
+                        continue
+                    self.commands += 1
+                    out, step = self.reply, self.piece or len(self.reply)
+                    for i in range(0, len(out), step):
+                        conn.sendall(out[i:i + step])
+                        time.sleep(self.gap)
+                except OSError:
+                    return
+
+
+@pytest.fixture
+def fake_redis():
+    f = FakeRedis()
+    yield f
+    f.close()
+
+
+def test_replies_in_pieces_are_read_whole(httpd_factory, fake_redis):
+    """The module reads Redis's replies itself: a reply that comes a byte at a time is
+    read to its end, for a GET (nil, then a second long past: revoked) and a SET."""
+    h = server(httpd_factory, fake_redis.address)
+    tok = session(h)
+    fake_redis.piece, fake_redis.gap = 1, 0.005
+    assert not refused(h, tok)
+    fake_redis.reply = b"$10\r\n1000000000\r\n"
+    assert refused(h, tok)
+    fake_redis.reply = b"+OK\r\n"
+    r = revoke(h, tok)
+    assert r.status == 200 and json.loads(r.body) == {"revoked": 1}
+    assert fake_redis.commands == 3
+
+
+@pytest.mark.parametrize("reply, why", [
+    (b"-ERR out of luck\r\n", "ERR out of luck"),
+    (b"+OK\r\n", "unexpected reply to GET"),
+    (b"*1\r\n$1\r\nx\r\n", "protocol error"),
+    (b"$-1\r\n$-1\r\n", "protocol error"),
+    (b"$5\r\n12345xx", "protocol error"),
+    (b"$" + b"9" * 12 + b"\r\n", "protocol error"),
+    (b"$300\r\n" + b"1" * 300 + b"\r\n", "protocol error"),
+    (b"hello\r\n", "protocol error"),
+])
+def test_bad_replies_are_store_failures(httpd_factory, fake_redis, reply, why):
+    """A reply that is an error, of another kind or not RESP is a failure of the store
+    (IDSessionStoreFailure applies), and the warning says why."""
+    h = server(httpd_factory, fake_redis.address)
+    tok = session(h)
+    h.expect_log(STORE_WARNING + ".*" + re.escape(why))
+    fake_redis.reply = reply
+    r = h.curl("/c/f.txt", cookie_header="_session=" + tok)
+    assert r.status == 503
+    r = h.curl("/s/f.txt", cookie_header="_session=" + tok)
+    assert r.status == 200 and r.set_cookies() == []
+    h.wait_log(re.escape(why))
+    fake_redis.reply = b"$-1\r\n"           # the next connection works again
+    r = h.curl("/c/f.txt", cookie_header="_session=" + tok)
+    assert r.status == 200 and r.set_cookies() == []
+
+
+@pytest.mark.skipif(idshttpd.VALGRIND, reason="measures time")
+def test_a_reply_dripping_in_is_cut_at_the_timeout(httpd_factory, fake_redis):
+    """IDSessionStoreTimeout bounds the whole reply, not each read: a nil sent a byte
+    every 100 ms (500 ms in all) costs a request no more than the timeout + 100 ms."""
+    h = server(httpd_factory, fake_redis.address)
+    tok = session(h)
+    h.expect_log(STORE_WARNING + r": redis 127\.0\.0\.1:\d+: timed out")
+    fake_redis.piece, fake_redis.gap = 1, 0.1
+    t0 = time.monotonic()
+    r = h.curl("/s/f.txt", cookie_header="_session=" + tok)
+    elapsed = time.monotonic() - t0
+    assert r.status == 200 and r.set_cookies() == []
+    assert elapsed <= (TIMEOUT_MS + 100) / 1000.0, elapsed
