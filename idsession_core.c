@@ -1,8 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE. */
 
 /*
- * idsession_core: tokens, cookies and redirect targets, over APR and
- * libcrypto.  See idsession_core.h.
+ * idsession_core: tokens, cookies, redirect targets and the Redis protocol,
+ * over APR and libcrypto.  See idsession_core.h.
  */
 
 /* The SHA256_* block functions are deprecated in OpenSSL 3 but are the only
@@ -1075,4 +1075,98 @@ int ids_redirect_config_ok(apr_pool_t *p, const char *target)
     }
     return strcasecmp(uri.scheme, "http") == 0
         || strcasecmp(uri.scheme, "https") == 0;
+}
+
+/* ---- Redis protocol (RESP) --------------------------------------------- */
+
+/* Writes n in decimal to out; returns the end. */
+static char *ids_resp_put_num(char *out, apr_size_t n)
+{
+    char buf[IDS_NUM_CHARS];
+    const char *d = ids_num(buf, (apr_int64_t)n);
+    apr_size_t len = (apr_size_t)(buf + IDS_NUM_CHARS - 1 - d);
+
+    memcpy(out, d, len);
+    return out + len;
+}
+
+/* The array's header ('*', at most 11 characters of argc, CRLF) always
+ * fits; each word is checked with room for the longest number. */
+apr_size_t ids_resp_format(char *out, int argc, const char *const *argv)
+{
+    char *o = out, *end = out + IDS_RESP_CMD_MAX;
+    int i;
+
+    *o++ = '*';
+    o = ids_resp_put_num(o, (apr_size_t)argc);
+    *o++ = '\r';
+    *o++ = '\n';
+    for (i = 0; i < argc; i++) {
+        apr_size_t len = strlen(argv[i]);
+
+        /* '$', the length, CRLF, the word, CRLF */
+        if ((apr_size_t)(end - o) < len + IDS_NUM_CHARS + 4) {
+            return 0;
+        }
+        *o++ = '$';
+        o = ids_resp_put_num(o, len);
+        *o++ = '\r';
+        *o++ = '\n';
+        memcpy(o, argv[i], len);
+        o += len;
+        *o++ = '\r';
+        *o++ = '\n';
+    }
+    return (apr_size_t)(o - out);
+}
+
+/* Only the first line is searched for its LF: a bulk string's bytes are
+ * counted, never scanned, so they may hold CR, LF or NUL. */
+apr_ssize_t ids_resp_parse(char *buf, apr_size_t len, ids_resp_reply *reply)
+{
+    char *eol = memchr(buf, '\n', len), *p;
+    apr_size_t head, n = 0, need;
+
+    if (eol == NULL) {
+        return 0;
+    }
+    if (eol == buf || eol[-1] != '\r') {
+        return -1;
+    }
+    head = (apr_size_t)(eol + 1 - buf);
+    reply->type = buf[0];
+    switch (buf[0]) {
+    case '+':
+    case '-':
+    case ':':
+        eol[-1] = '\0';
+        reply->str = buf + 1;
+        return (apr_ssize_t)head;
+    case '$':
+        if (head == 5 && memcmp(buf, "$-1", 3) == 0) {
+            reply->str = NULL;
+            return (apr_ssize_t)head;
+        }
+        for (p = buf + 1; p < eol - 1; p++) {
+            if (*p < '0' || *p > '9' || n > IDS_RESP_REPLY_MAX) {
+                return -1;
+            }
+            n = n * 10 + (apr_size_t)(*p - '0');
+        }
+        if (p == buf + 1) {
+            return -1;
+        }
+        need = head + n + 2;
+        if (len < need) {
+            return 0;
+        }
+        if (buf[need - 2] != '\r' || buf[need - 1] != '\n') {
+            return -1;
+        }
+        buf[need - 2] = '\0';
+        reply->str = buf + head;
+        return (apr_ssize_t)need;
+    default:
+        return -1;
+    }
 }

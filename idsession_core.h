@@ -4,9 +4,10 @@
  * idsession_core: the pure logic of mod_idsession.
  *
  * Minting, encoding and checking tokens, scanning a Cookie header, building
- * the Set-Cookie value, signing, and checking a redirect target.  It needs
- * APR and libcrypto only (no httpd headers), so the unit tests and fuzzers
- * link it on its own.  Every function is reentrant; keys are read-only once
+ * the Set-Cookie value, signing, checking a redirect target, and the Redis
+ * commands and replies of the revocation store.  It needs APR and
+ * libcrypto only (no httpd headers), so the unit tests and fuzzers link it
+ * on its own.  Every function is reentrant; keys are read-only once
  * built.
  */
 
@@ -234,5 +235,36 @@ char *ids_query_arg(apr_pool_t *p, const char *args, const char *key);
 /* 1 if target is fit for IDSessionResetRedirect: a safe local path or an
  * absolute http(s) URL with a host and no whitespace or control chars. */
 int ids_redirect_config_ok(apr_pool_t *p, const char *target);
+
+/* ---- Redis protocol (RESP) --------------------------------------------- */
+
+/* What the revocation store says to Redis and reads back, without hiredis
+ * and without allocating: one command formatted into a fixed buffer, one
+ * reply parsed in place from the bytes received so far. */
+
+/* A command is formatted by ids_resp_format into this many bytes at most:
+ * a GET of a key, or a SET of a key to a Unix second with an EX. */
+#define IDS_RESP_CMD_MAX         160
+/* A reply is read into this many bytes: a nil, a Unix second, +OK or an
+ * error line; anything longer is taken for a protocol error. */
+#define IDS_RESP_REPLY_MAX       256
+
+/* One reply of the kinds the commands here get: a simple string '+', an
+ * error '-', an integer ':' or a bulk string '$', whose str is NULL for a
+ * nil.  str is NUL-terminated in the buffer it was parsed from. */
+typedef struct {
+    char type;
+    const char *str;
+} ids_resp_reply;
+
+/* The command of argc words (NUL-terminated, argc >= 0) in RESP, an array
+ * of bulk strings, written to out (IDS_RESP_CMD_MAX bytes) as hiredis's
+ * redisFormatCommandArgv would; its length, or 0 if it does not fit. */
+apr_size_t ids_resp_format(char *out, int argc, const char *const *argv);
+
+/* Parses one reply from buf[0..len): the bytes it takes, with *reply set
+ * and its text NUL-terminated in buf (over the CR that ends it); 0 while
+ * it is incomplete; -1 when it is not a reply of the kinds above. */
+apr_ssize_t ids_resp_parse(char *buf, apr_size_t len, ids_resp_reply *reply);
 
 #endif /* IDSESSION_CORE_H */

@@ -260,117 +260,6 @@ static int ids_redis_bound(ids_redis_conn *conn, apr_time_t deadline)
     return 1;
 }
 
-/* A command is formatted by ids_redis_format into this many bytes at most:
- * a GET of a key, or a SET of a key to a Unix second with an EX. */
-#define IDS_REDIS_CMD_MAX   160
-/* A reply is read into this many bytes: a nil, a Unix second, +OK or an
- * error line; anything longer is taken for a protocol error. */
-#define IDS_REDIS_REPLY_MAX 256
-
-/* One reply of the kinds the commands here get (RESP): a simple string
- * '+', an error '-', an integer ':' or a bulk string '$', whose str is
- * NULL for a nil.  str is NUL-terminated in the buffer it was read to. */
-typedef struct {
-    char type;
-    const char *str;
-} ids_redis_reply;
-
-/* Writes n in decimal to out; returns the end. */
-static char *ids_redis_put_num(char *out, apr_size_t n)
-{
-    char buf[IDS_NUM_CHARS];
-    const char *d = ids_num(buf, (apr_int64_t)n);
-    apr_size_t len = (apr_size_t)(buf + IDS_NUM_CHARS - 1 - d);
-
-    memcpy(out, d, len);
-    return out + len;
-}
-
-/* The command of argc words in RESP (an array of bulk strings), written
- * to out (IDS_REDIS_CMD_MAX bytes) as hiredis's redisFormatCommandArgv
- * would, without its allocations; its length, or 0 if it does not fit. */
-static apr_size_t ids_redis_format(char *out, int argc,
-                                   const char *const *argv)
-{
-    char *o = out, *end = out + IDS_REDIS_CMD_MAX;
-    int i;
-
-    *o++ = '*';
-    o = ids_redis_put_num(o, (apr_size_t)argc);
-    *o++ = '\r';
-    *o++ = '\n';
-    for (i = 0; i < argc; i++) {
-        apr_size_t len = strlen(argv[i]);
-
-        /* '$', the length, CRLF, the word, CRLF */
-        if ((apr_size_t)(end - o) < len + IDS_NUM_CHARS + 4) {
-            return 0;
-        }
-        *o++ = '$';
-        o = ids_redis_put_num(o, len);
-        *o++ = '\r';
-        *o++ = '\n';
-        memcpy(o, argv[i], len);
-        o += len;
-        *o++ = '\r';
-        *o++ = '\n';
-    }
-    return (apr_size_t)(o - out);
-}
-
-/* Parses one reply from buf[0..len): the bytes it takes, with *reply set
- * and its text NUL-terminated in buf; 0 while it is incomplete; -1 when
- * it is not a reply of the kinds above. */
-static apr_ssize_t ids_redis_reply_parse(char *buf, apr_size_t len,
-                                         ids_redis_reply *reply)
-{
-    char *eol = memchr(buf, '\n', len), *p;
-    apr_size_t head, n = 0, need;
-
-    if (eol == NULL) {
-        return 0;
-    }
-    if (eol == buf || eol[-1] != '\r') {
-        return -1;
-    }
-    head = (apr_size_t)(eol + 1 - buf);
-    reply->type = buf[0];
-    switch (buf[0]) {
-    case '+':
-    case '-':
-    case ':':
-        eol[-1] = '\0';
-        reply->str = buf + 1;
-        return (apr_ssize_t)head;
-    case '$':
-        if (head == 5 && memcmp(buf, "$-1", 3) == 0) {
-            reply->str = NULL;
-            return (apr_ssize_t)head;
-        }
-        for (p = buf + 1; p < eol - 1; p++) {
-            if (*p < '0' || *p > '9' || n > IDS_REDIS_REPLY_MAX) {
-                return -1;
-            }
-            n = n * 10 + (apr_size_t)(*p - '0');
-        }
-        if (p == buf + 1) {
-            return -1;
-        }
-        need = head + n + 2;
-        if (len < need) {
-            return 0;
-        }
-        if (buf[need - 2] != '\r' || buf[need - 1] != '\n') {
-            return -1;
-        }
-        buf[need - 2] = '\0';
-        reply->str = buf + head;
-        return (apr_ssize_t)need;
-    default:
-        return -1;
-    }
-}
-
 /* Why a send or recv on conn failed, from errno. */
 static apr_status_t ids_redis_errno(apr_pool_t *p, const char *what,
                                     const char **why)
@@ -386,7 +275,7 @@ static apr_status_t ids_redis_errno(apr_pool_t *p, const char *what,
 }
 
 /* Sends the n bytes of cmd on conn and reads one reply to buf
- * (IDS_REDIS_REPLY_MAX bytes), before deadline: the socket's timeouts are
+ * (IDS_RESP_REPLY_MAX bytes), before deadline: the socket's timeouts are
  * set to what is left (ids_redis_bound) before the send and again before
  * any further send or read, so a reply that trickles in is cut off at the
  * deadline too.  Usually one send and one recv, with no allocation:
@@ -396,7 +285,7 @@ static apr_status_t ids_redis_errno(apr_pool_t *p, const char *what,
  * On failure, *why says why. */
 static apr_status_t ids_redis_io(ids_redis_conn *conn, const char *cmd,
                                  apr_size_t n, char *buf,
-                                 ids_redis_reply *reply, apr_time_t deadline,
+                                 ids_resp_reply *reply, apr_time_t deadline,
                                  apr_pool_t *p, const char **why)
 {
     int fd = conn->c->fd;
@@ -423,14 +312,14 @@ static apr_status_t ids_redis_io(ids_redis_conn *conn, const char *cmd,
         }
     }
     for (;;) {
-        k = recv(fd, buf + got, IDS_REDIS_REPLY_MAX - 1 - got, 0);
+        k = recv(fd, buf + got, IDS_RESP_REPLY_MAX - 1 - got, 0);
         if (k > 0) {
             got += (apr_size_t)k;
-            k = ids_redis_reply_parse(buf, got, reply);
+            k = ids_resp_parse(buf, got, reply);
             if (k > 0 && (apr_size_t)k == got) {
                 return APR_SUCCESS;
             }
-            if (k != 0 || got == IDS_REDIS_REPLY_MAX - 1) {
+            if (k != 0 || got == IDS_RESP_REPLY_MAX - 1) {
                 *why = "protocol error";
                 return APR_EGENERAL;
             }
@@ -454,7 +343,7 @@ static apr_status_t ids_redis_io(ids_redis_conn *conn, const char *cmd,
  * otherwise than by a timeout (the server restarted since) is replaced
  * once, in what is left of the time.  On failure, *why says why. */
 static apr_status_t ids_redis_run(ids_redis *rs, const char *cmd, apr_size_t n,
-                                  char *buf, ids_redis_reply *reply,
+                                  char *buf, ids_resp_reply *reply,
                                   apr_time_t deadline, apr_pool_t *p,
                                   const char **why)
 {
@@ -508,17 +397,17 @@ static void ids_redis_key(char *key, const char *log_id)
 
 /* The command of argc words whose argv[1], the key, is log_id's (written
  * here), run on the server that keeps log_id behind its breaker, with
- * *why naming the server; *reply points into buf (IDS_REDIS_REPLY_MAX
+ * *why naming the server; *reply points into buf (IDS_RESP_REPLY_MAX
  * bytes). */
 static apr_status_t ids_redis_ask(ids_store *st, request_rec *r,
                                   const char *log_id, int argc,
                                   const char **argv, char *buf,
-                                  ids_redis_reply *reply, apr_time_t deadline,
+                                  ids_resp_reply *reply, apr_time_t deadline,
                                   const char **why)
 {
     ids_redis *rs = ids_redis_for(st, log_id);
     char key[sizeof(IDS_REDIS_PREFIX) + IDS_LOG_ID_CHARS];
-    char cmd[IDS_REDIS_CMD_MAX];
+    char cmd[IDS_RESP_CMD_MAX];
     apr_size_t n;
     apr_status_t rv;
 
@@ -529,7 +418,7 @@ static apr_status_t ids_redis_ask(ids_store *st, request_rec *r,
     }
     ids_redis_key(key, log_id);
     argv[1] = key;
-    n = ids_redis_format(cmd, argc, argv);
+    n = ids_resp_format(cmd, argc, argv);
     if (n == 0) {
         *why = "command too long";
         return APR_EGENERAL;
@@ -548,8 +437,8 @@ static apr_status_t ids_redis_check(ids_store *st, request_rec *r,
                                     apr_int64_t *from, const char **why)
 {
     const char *argv[2] = { "GET", NULL };
-    char buf[IDS_REDIS_REPLY_MAX];
-    ids_redis_reply reply;
+    char buf[IDS_RESP_REPLY_MAX];
+    ids_resp_reply reply;
     apr_status_t rv;
 
     rv = ids_redis_ask(st, r, log_id, 2, argv, buf, &reply, deadline, why);
@@ -581,8 +470,8 @@ static apr_status_t ids_redis_revoke(ids_store *st, request_rec *r,
     /* One command per id, to its own server: n is small. */
     for (i = 0; i < n; i++) {
         const char *argv[5] = { "SET", NULL, value, "EX", ex };
-        char buf[IDS_REDIS_REPLY_MAX];
-        ids_redis_reply reply;
+        char buf[IDS_RESP_REPLY_MAX];
+        ids_resp_reply reply;
         apr_status_t rv;
 
         rv = ids_redis_ask(st, r, log_ids[i], 5, argv, buf, &reply, deadline,

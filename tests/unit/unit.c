@@ -39,6 +39,7 @@ int main(void)
         { "redirect targets", test_redirect },
         { "token quality", test_token_quality },
         { "stamps", test_stamp },
+        { "redis protocol", test_resp },
     };
     apr_pool_t *root;
     size_t i;

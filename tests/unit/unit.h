@@ -39,5 +39,6 @@ void test_cache_control(apr_pool_t *p);
 void test_redirect(apr_pool_t *p);
 void test_token_quality(apr_pool_t *p);
 void test_stamp(apr_pool_t *p);
+void test_resp(apr_pool_t *p);
 
 #endif /* IDS_UNIT_H */
