@@ -1153,10 +1153,12 @@ apr_ssize_t ids_resp_parse(char *buf, apr_size_t len, ids_resp_reply *reply)
             }
             n = n * 10 + (apr_size_t)(*p - '0');
         }
-        if (p == buf + 1) {
+        need = head + n + 2;
+        /* A reply the reader's buffer cannot hold is refused at once, not
+         * waited for until the store's timeout. */
+        if (p == buf + 1 || need > IDS_RESP_REPLY_MAX - 1) {
             return -1;
         }
-        need = head + n + 2;
         if (len < need) {
             return 0;
         }

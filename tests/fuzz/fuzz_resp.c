@@ -25,7 +25,6 @@
 
 typedef struct {
     apr_ssize_t took;           /* as ids_resp_parse returns */
-    int either;                 /* -1 is also right (see ref_parse) */
     char type;
     apr_ssize_t at;             /* where the text starts; -1: nil */
     size_t len;                 /* the text's length */
@@ -33,10 +32,9 @@ typedef struct {
 
 /* RESP: a type byte, a line ended by CRLF; for '$' the line is a length
  * and that many bytes and a CRLF follow, or it is -1 (nil).  Lengths are
- * decimal digits only.  ids_resp_parse refuses a length once its digits
- * so far exceed IDS_RESP_REPLY_MAX (no reply that long fits the store's
- * buffer), so from 10 * (IDS_RESP_REPLY_MAX + 1) on it must refuse, and
- * past IDS_RESP_REPLY_MAX it may. */
+ * decimal digits only.  A bulk reply longer than the store's buffer
+ * (IDS_RESP_REPLY_MAX - 1 bytes in all) is refused as soon as its length
+ * line is complete. */
 static void ref_parse(const unsigned char *in, size_t len, ref_reply *r)
 {
     const unsigned char *lf = memchr(in, '\n', len);
@@ -76,11 +74,10 @@ static void ref_parse(const unsigned char *in, size_t len, ref_reply *r)
         }
         v = v > 100000 ? v : v * 10 + (in[i] - '0');    /* saturates */
     }
-    if (v >= 10 * (IDS_RESP_REPLY_MAX + 1)) {
+    need = e + 1 + v + 2;
+    if (need > IDS_RESP_REPLY_MAX - 1) {
         return;
     }
-    r->either = v > IDS_RESP_REPLY_MAX;
-    need = e + 1 + v + 2;
     if (len < need) {
         r->took = 0;
         return;
@@ -115,7 +112,7 @@ static apr_ssize_t parse_checked(const unsigned char *in, size_t len,
     k = ids_resp_parse(buf, len, reply);
     ref_parse(in, len, &ref);
     FUZZ_ASSERT(k >= -1 && k <= (apr_ssize_t)len);
-    FUZZ_ASSERT(k == ref.took || (ref.either && k == -1));
+    FUZZ_ASSERT(k == ref.took);
     if (k <= 0) {
         FUZZ_ASSERT(memcmp(buf, in, len) == 0);
         return k;
