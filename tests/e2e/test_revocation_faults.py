@@ -463,6 +463,22 @@ def test_bad_replies_are_store_failures(httpd_factory, fake_redis, reply, why):
     assert r.status == 200 and r.set_cookies() == []
 
 
+def test_a_reply_with_control_bytes_is_logged_escaped(httpd_factory, fake_redis):
+    """Whatever answers on the store's port cannot write control bytes (an escape
+    sequence, a CR that hides the line's start) into the error log: httpd escapes
+    every error message (unless built with AP_UNSAFE_ERROR_LOG_UNESCAPED), so the
+    module passes the reply's text as it is, and escaping it again would double the
+    backslashes."""
+    h = server(httpd_factory, fake_redis.address)
+    tok = session(h)
+    h.expect_log(STORE_WARNING)
+    fake_redis.reply = b"-ERR \x1b[31mred\rX\r\n"
+    r = h.curl("/s/f.txt", cookie_header="_session=" + tok)
+    assert r.status == 200 and r.set_cookies() == []
+    line = h.wait_log(re.escape(r"ERR \x1b[31mred\rX"))
+    assert "\x1b" not in line and "\r" not in line
+
+
 @pytest.mark.skipif(idshttpd.VALGRIND, reason="measures time")
 def test_a_reply_dripping_in_is_cut_at_the_timeout(httpd_factory, fake_redis):
     """IDSessionStoreTimeout bounds the whole reply, not each read: a nil sent a byte
