@@ -282,13 +282,16 @@ static apr_status_t ids_redis_errno(apr_pool_t *p, const char *what,
  * hiredis's redisCommandArgv cost about 3,800 instructions more a call
  * (formatting, its buffers, the reply object).  hiredis only connects
  * these connections and sets their timeouts; its buffers are never used.
- * On failure, *why says why. */
+ * The reply is read into a buffer of this frame, whose size the compiler
+ * knows, so that _FORTIFY_SOURCE checks the recv, and copied to buf once
+ * whole.  On failure, *why says why. */
 static apr_status_t ids_redis_io(ids_redis_conn *conn, const char *cmd,
                                  apr_size_t n, char *buf,
                                  ids_resp_reply *reply, apr_time_t deadline,
                                  apr_pool_t *p, const char **why)
 {
     int fd = conn->c->fd;
+    char in[IDS_RESP_REPLY_MAX];
     apr_size_t got = 0;
     apr_ssize_t k;
 
@@ -312,11 +315,15 @@ static apr_status_t ids_redis_io(ids_redis_conn *conn, const char *cmd,
         }
     }
     for (;;) {
-        k = recv(fd, buf + got, IDS_RESP_REPLY_MAX - 1 - got, 0);
+        k = recv(fd, in + got, sizeof(in) - 1 - got, 0);
         if (k > 0) {
             got += (apr_size_t)k;
-            k = ids_resp_parse(buf, got, reply);
+            k = ids_resp_parse(in, got, reply);
             if (k > 0 && (apr_size_t)k == got) {
+                memcpy(buf, in, got);
+                if (reply->str) {
+                    reply->str = buf + (reply->str - in);
+                }
                 return APR_SUCCESS;
             }
             if (k != 0 || got == IDS_RESP_REPLY_MAX - 1) {
