@@ -9,7 +9,8 @@ are), and sends many parallel streams over one TLS connection: several valid tok
 tampered one, unsigned, signed and with timeouts, so that the memo is taken, compared and
 rewritten by streams on different threads at once.
 
-It passes when every response is 200 over h2 and ThreadSanitizer reports nothing. It
+It passes when every response is 200 over h2 and ThreadSanitizer reports nothing with a
+frame of the module (httpd is not instrumented; a report on its own sockets is listed). It
 first checks that it can fail: a copy of the module whose memo slot is read and written
 without the atomic exchange must draw a data race report naming ids_session.
 
@@ -186,8 +187,17 @@ class Server:
                 self.proc.wait()
 
     def reports(self):
+        """(the reports with a frame of the module, their text, the others' summaries).
+        httpd and APR are not instrumented, but libtsan's interceptors still see their
+        system calls: at shutdown it may report the main thread closing a socket that a
+        worker wrote to, with no frame of the module. Those are listed, not counted."""
         text = "".join(f.read_text(errors="replace") for f in self.root.glob("tsan*"))
-        return text.count("WARNING: ThreadSanitizer"), text
+        ours, others = [], []
+        for rep in re.findall(r"WARNING: ThreadSanitizer.*?(?:SUMMARY: ThreadSanitizer[^\n]*|\Z)",
+                              text, re.S):
+            (ours if re.search(r"mod_idsession|idsession_core|\bids_\w+", rep)
+             else others).append(rep)
+        return len(ours), "\n".join(ours), [r.splitlines()[-1] for r in others]
 
 
 def drive(srv, requests, rounds):
@@ -239,7 +249,7 @@ def main():
             drive(srv, 300, 1)
         finally:
             srv.stop()
-        n, text = srv.reports()
+        n, text, _ = srv.reports()
         if n == 0 or "ids_session" not in text:
             log("FAIL: the racy copy of the memo drew no data race report; the run "
                 "cannot see races")
@@ -252,7 +262,9 @@ def main():
             seen, connects = drive(srv, REQUESTS, 3)
         finally:
             srv.stop()
-        n, text = srv.reports()
+        n, text, others = srv.reports()
+        for summary in others:
+            log("not the module's (no frame of it), not counted: %s" % summary)
         if seen != {"2 200"}:
             log("FAIL: answers other than h2 200: %s" % sorted(seen))
             return 1
