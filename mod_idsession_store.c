@@ -282,9 +282,10 @@ static apr_status_t ids_redis_errno(apr_pool_t *p, const char *what,
  * hiredis's redisCommandArgv cost about 3,800 instructions more a call
  * (formatting, its buffers, the reply object).  hiredis only connects
  * these connections and sets their timeouts; its buffers are never used.
- * The reply is read into a buffer of this frame, whose size the compiler
- * knows, so that _FORTIFY_SOURCE checks the recv, and copied to buf once
- * whole.  On failure, *why says why. */
+ * The reply is read into a buffer of this frame, so that the compiler
+ * proves the recv in bounds (_FORTIFY_SOURCE has nothing left to check
+ * at run time: see the package's lintian override), and is copied to buf
+ * once whole.  On failure, *why says why. */
 static apr_status_t ids_redis_io(ids_redis_conn *conn, const char *cmd,
                                  apr_size_t n, char *buf,
                                  ids_resp_reply *reply, apr_time_t deadline,
@@ -326,7 +327,7 @@ static apr_status_t ids_redis_io(ids_redis_conn *conn, const char *cmd,
                 }
                 return APR_SUCCESS;
             }
-            if (k != 0 || got == IDS_RESP_REPLY_MAX - 1) {
+            if (k != 0 || got == sizeof(in) - 1) {
                 *why = "protocol error";
                 return APR_EGENERAL;
             }
