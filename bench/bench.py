@@ -123,6 +123,8 @@ H2_PATHS = ("h2 mint", "h2 hot")
 ALL_PATHS = CG_PATHS + H2_PATHS
 # The paths that send a cookie: there httpd alone is measured once per Cookie length.
 COOKIE_PATHS = ("hot", "hot/conn", "h2 hot")
+# The paths without one: all that a mint_only variant is measured on.
+MINT_PATHS = ("mint", "h2 mint")
 ALNUM = string.ascii_letters + string.digits
 SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
 OLD_SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
@@ -149,6 +151,11 @@ def old_stamp(cookie, age=400):
                          base64.urlsafe_b64encode(times + mac).rstrip(b"=").decode())
 
 
+def only_mint(mint_only, paths):
+    """paths, or only those of them without a cookie when mint_only."""
+    return tuple(p for p in paths if not mint_only or p in MINT_PATHS)
+
+
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
                  files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True,
@@ -163,7 +170,7 @@ class Variant:
         self.secrets = secrets or {}    # IDSessionSecret files, relative to ServerRoot
         self.needs_module = needs_module
         self.note = note
-        self.paths = paths              # the callgrind paths measured
+        self.paths = only_mint(mint_only, paths)    # the callgrind paths measured
         self.wrk = wrk                  # measured with wrk too
         self.renew = renew              # hot cookie with an old stamp: every request renews
         self.h2 = h2                    # measured over HTTP/2 + TLS too (both measures)
@@ -184,7 +191,7 @@ VARIANTS = [
             modules="LoadModule headers_module {moddir}/mod_headers.so\n",
             conf='Header always set Set-Cookie "%s"\n'
                  'Header always set Cache-Control "private"\n' % FLOOR_COOKIE,
-            paths=("mint",), h2=True, mint_only=True,
+            h2=True, mint_only=True,
             note="mod_headers sets a fixed Set-Cookie of mod_idsession's size and "
                  "Cache-Control: private on every response, and nothing else: what httpd "
                  "spends to send the two headers that every minted response carries "
@@ -530,7 +537,7 @@ class Http2:
 
     @staticmethod
     def cg_paths(v):
-        return ("h2 mint",) if v.mint_only else H2_PATHS
+        return only_mint(v.mint_only, H2_PATHS)
 
     @staticmethod
     def variants(variants, measure):
@@ -679,9 +686,15 @@ def base_row(path, length):
     return ("baseline", path) if length is None else ("baseline", path, length)
 
 
+def path_label(path, length):
+    """A path as the table shows it: "hot (cookie 52 B)" when a Cookie of length bytes
+    is sent."""
+    return path if length is None else "%s (cookie %d B)" % (path, length)
+
+
 def row_label(row):
-    """A row's path as the table shows it: "hot (cookie 52 B)" for httpd alone's rows."""
-    return row[1] if len(row) == 2 else "%s (cookie %d B)" % (row[1], row[2])
+    """A row's path as the table shows it."""
+    return path_label(row[1], row[2] if len(row) == 3 else None)
 
 
 def note_sent(sent, key, path, header, problems):
@@ -698,8 +711,8 @@ def note_sent(sent, key, path, header, problems):
 # -- throughput -----------------------------------------------------------------------------
 
 def tp_paths(v, proto):
-    """The throughput paths of v: proto's, or only its mint path (mint_only)."""
-    return tuple(p for p in proto.paths if not v.mint_only or p in ("mint", "h2 mint"))
+    """The throughput paths of v."""
+    return only_mint(v.mint_only, proto.paths)
 
 
 def measure_throughput(variants, proto, problems, sent):
@@ -830,7 +843,7 @@ def table(variants, cg, wr, sent):
     rows = []
     for v, row, p, length in report_rows(variants, cg, wr, sent):
         w = wr.get(row)
-        rows.append((v.title, p if length is None else "%s (cookie %d B)" % (p, length),
+        rows.append((v.title, path_label(p, length),
                      fmt_int(cg.get(row)),
                      "-" if v.key == "baseline" else fmt_extra(extra_of(cg, sent, row)),
                      "-" if w is None else "{:,.0f}".format(w["median"]),
