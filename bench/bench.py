@@ -14,10 +14,13 @@ cookies are only known once issued), and has one row per length.
 
 1. Instructions per request (primary, deterministic): valgrind --tool=callgrind on
    `apache2 -X` (prefork, one process). After a warm-up of every path the counters are
-   zeroed (`callgrind_control -z`), `ab -k -c 1 -n N` sends N requests over one keep-alive
-   connection, and `callgrind_control -d` dumps. instr/req = the dump's total Ir / N. The
-   script checks that the dump holds exactly N calls of ap_process_request and that ab saw
-   N keep-alive requests, no failures and no non-2xx answers. A third path, "hot/conn",
+   zeroed (`callgrind_control -z`), N requests go over one keep-alive connection, and
+   `callgrind_control -d` dumps. instr/req = the dump's total Ir / N. Each request is sent
+   only once httpd waits in poll for it (run_paced), so httpd reads every request the
+   same way, as after a browser's pause; with ab the next request was sometimes already
+   there, in a share that changed with the server's own speed. The script checks that
+   the dump holds exactly N calls of ap_process_request and that all N answers were 200s
+   on the kept connection. A third path, "hot/conn",
    sends the hot cookie with one request per connection (ab without -k), so nothing can
    be reused from the connection's previous request. Run as root, valgrind and
    callgrind_control run as www-data (vgdb cannot reach a valgrind that changed uid).
@@ -71,6 +74,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import statistics
 import string
 import struct
@@ -423,6 +427,67 @@ def run_ab(port, n, cookie=None, keepalive=True):
     return got
 
 
+# The system calls in which httpd's one thread waits for a client's next request.
+IDLE_SYSCALLS = {"7", "271"}                # poll, ppoll (x86_64)
+
+
+def httpd_idle(pid):
+    """True while every thread of process pid waits in poll."""
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+        return all(open("/proc/%d/task/%s/syscall" % (pid, t)).read().split(" ", 1)[0]
+                   in IDLE_SYSCALLS for t in tasks)
+    except OSError:
+        return False
+
+
+def run_paced(server, n, cookie=None):
+    """n requests over one keep-alive connection to the callgrind server, each sent only
+    once httpd waits in poll again: its work on the previous request is done, so its
+    check for a pipelined request finds none and it reads the next one the same way
+    every time, as after a browser's pause. With ab, whether the next request had
+    already arrived when httpd looked depended on how fast httpd was, so httpd alone and
+    a variant took different paths through the read code (a few hundred instructions
+    apart) in proportions that changed with the variant's own cost."""
+    pid = server.pid()
+    head = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: idsession-bench\r\n"
+            "Accept: */*\r\n" % (FILE, server.port))
+    if cookie:
+        head += "Cookie: %s\r\n" % cookie
+    req = (head + "\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=120) as so:
+        buf = b""
+        for i in range(n):
+            deadline = time.monotonic() + 120
+            while not httpd_idle(pid):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("%s: httpd did not wait for request %d"
+                                       % (server.name, i + 1))
+            so.sendall(req)
+            while b"\r\n\r\n" not in buf:
+                got = so.recv(65536)
+                if not got:
+                    raise RuntimeError("%s: connection closed at request %d"
+                                       % (server.name, i + 1))
+                buf += got
+            head_b, _, buf = buf.partition(b"\r\n\r\n")
+            status = head_b.split(b" ", 2)[1]
+            m = re.search(rb"(?im)^content-length:\s*(\d+)", head_b)
+            if status != b"200" or m is None or re.search(rb"(?im)^connection:\s*close", head_b):
+                raise RuntimeError("%s: request %d: not a 200 with a length on a kept "
+                                   "connection:\n%s" % (server.name, i + 1,
+                                                         head_b.decode(errors="replace")))
+            length = int(m.group(1))
+            while len(buf) < length:
+                got = so.recv(65536)
+                if not got:
+                    raise RuntimeError("%s: connection closed in response %d"
+                                       % (server.name, i + 1))
+                buf += got
+            buf = buf[length:]
+    return {"complete": n}
+
+
 def run_wrk(port, cookie, seconds):
     cmd = (["taskset", "-c", WRK_CPUS] if WRK_CPUS else []) + ["wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--timeout", "10s"]
     if cookie:
@@ -509,7 +574,10 @@ class Http1:
 
     @staticmethod
     def drive(server, path, cookie, n):
-        run_ab(server.port, n, cookie, keepalive=path != "hot/conn")
+        if path == "hot/conn":
+            run_ab(server.port, n, cookie, keepalive=False)
+        else:
+            run_paced(server, n, cookie)
 
     @staticmethod
     def throughput(server, cookie, seconds):
@@ -951,7 +1019,8 @@ def main():
     try:
         if "callgrind" in MEASURES:
             log("callgrind: apache2 -X (prefork), %d warm-up + %d measured requests per path, "
-                "ab -k -c 1" % (WARMUP, N))
+                "one keep-alive connection, each request sent once httpd waits for it"
+                % (WARMUP, N))
             if H2:
                 log("  h2: apache2 -X (event), TLS, %d warm-up + %d measured requests per "
                     "path, h2load -c 1 -m %d, median of %d" % (WARMUP, H2_N, H2_STREAMS,
@@ -988,7 +1057,8 @@ def main():
 
     tbl = table(variants, cg, wr, sent)
     notes = ["instr/req: callgrind Ir per request on apache2 -X (prefork), N=%d after %d "
-             "warm-up requests per path, one keep-alive connection (ab -k -c 1); "
+             "warm-up requests per path, one keep-alive connection, each request sent "
+             "once httpd waits for it; "
              "extra = instr/req - httpd alone's on the same path, and on hot, hot/conn and "
              "h2 hot httpd alone's sent a Cookie header of the same length as the "
              "variant's (the length in bytes of the header's value is in the path "

@@ -187,7 +187,10 @@ class Server:
         self.tls = tls
         self.cpus = cpus           # "0": run the daemon pinned with taskset
         self.mode = mode
-        self.root = Path(tempfile.mkdtemp(prefix="ids-bench-%s-" % re.sub(r"\W", "", name)))
+        # Every root's path has the same length: httpd's path walks cost per byte, and
+        # a variant's longer name would count as the module's.
+        self.root = Path(tempfile.mkdtemp(
+            prefix="ids-bench-%s-" % re.sub(r"\W", "", name)[:32].ljust(32, "_")))
         os.chmod(self.root, 0o755)
         (self.root / "htdocs").mkdir()
         (self.root / "htdocs" / FILE.lstrip("/")).write_bytes(FILE_BODY)
