@@ -26,6 +26,7 @@ HDR          := mod_idsession.h mod_idsession_status.h mod_idsession_store.h \
                 idsession_core.h
 MODULE       := .libs/mod_idsession.so
 TESTMOD      := tests/mod/.libs/mod_idsession_test.so
+FLOORMOD     := bench/floor/.libs/mod_ids_floor.so
 
 CFLAGS_WARN  := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
                 -Wstrict-prototypes -Wshadow -Wformat=2
@@ -43,6 +44,9 @@ $(MODULE): $(SRC) $(HDR) | deps-build
 
 $(TESTMOD): tests/mod/mod_idsession_test.c mod_idsession.h | deps-build
 	cd tests/mod && $(APXS) -c -I../.. -Wc,"$(CFLAGS_WARN)" -Wc,-Werror mod_idsession_test.c
+
+$(FLOORMOD): bench/floor/mod_ids_floor.c | deps-build
+	cd bench/floor && $(APXS) -c -Wc,"$(CFLAGS_WARN)" -Wc,-Werror mod_ids_floor.c
 
 demo: $(MODULE)
 	@$(DEPS) demo
@@ -73,7 +77,7 @@ fuzz:
 	@$(DEPS) fuzz
 	$(MAKE) -C tests/fuzz fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-bench: $(MODULE)
+bench: $(MODULE) $(FLOORMOD)
 	@$(DEPS) bench
 	bench/bench.sh
 

@@ -127,7 +127,7 @@ H2_PATHS = ("h2 mint", "h2 hot")
 ALL_PATHS = CG_PATHS + H2_PATHS
 # The paths that send a cookie: there httpd alone is measured once per Cookie length.
 COOKIE_PATHS = ("hot", "hot/conn", "h2 hot")
-# The paths without one: all that a mint_only variant is measured on.
+# The paths without one.
 MINT_PATHS = ("mint", "h2 mint")
 ALNUM = string.ascii_letters + string.digits
 SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
@@ -155,15 +155,17 @@ def old_stamp(cookie, age=400):
                          base64.urlsafe_b64encode(times + mac).rstrip(b"=").decode())
 
 
-def only_mint(mint_only, paths):
-    """paths, or only those of them without a cookie when mint_only."""
-    return tuple(p for p in paths if not mint_only or p in MINT_PATHS)
+def only_paths(only, paths):
+    """paths, or only those of them without a cookie (only="mint") or with one
+    (only="hot")."""
+    keep = {"mint": MINT_PATHS, "hot": COOKIE_PATHS}.get(only, paths)
+    return tuple(p for p in paths if p in keep)
 
 
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
                  files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True,
-                 secrets=None, renew=False, h2=False, mint_only=False):
+                 secrets=None, renew=False, h2=False, only=None):
         self.key = key
         self.title = title
         self.modules = modules
@@ -174,16 +176,36 @@ class Variant:
         self.secrets = secrets or {}    # IDSessionSecret files, relative to ServerRoot
         self.needs_module = needs_module
         self.note = note
-        self.paths = only_mint(mint_only, paths)    # the callgrind paths measured
+        self.paths = only_paths(only, paths)    # the callgrind paths measured
         self.wrk = wrk                  # measured with wrk too
         self.renew = renew              # hot cookie with an old stamp: every request renews
         self.h2 = h2                    # measured over HTTP/2 + TLS too (both measures)
-        self.mint_only = mint_only      # only the mint paths, in every measure
+        self.only = only                # "mint" or "hot": only those paths, in every measure
 
 
 # A Set-Cookie of the size mod_idsession sends by default.
 FLOOR_COOKIE = ("_session=" + "".join(secrets.choice(ALNUM + "-_") for _ in range(43))
                 + "; Path=/; HttpOnly; SameSite=Lax")
+
+# The hot floors' module (built by `make bench`).
+FLOOR_MODULE = httpdrun.REPO / "bench" / "floor" / ".libs" / "mod_ids_floor.so"
+FLOOR_VARS = "SESSION_TOKEN SESSION_STORE_KEY SESSION_LOG_ID"
+
+
+def contract_floor(key, title, chars, more_vars="", h2=True, note=""):
+    """The contract's floor: a cookie value of chars characters and the variables of a
+    session (more_vars after the three every session has)."""
+    token = "".join(secrets.choice(ALNUM + "-_") for _ in range(chars))
+    return Variant(key, title, modules="LoadModule ids_floor_module %s\n" % FLOOR_MODULE,
+                   conf="IDSFloorToken %s\nIDSFloorVars %s %s\n" % (token, FLOOR_VARS,
+                                                                   more_vars),
+                   cookie="_session", h2=h2, note=note)
+
+
+# The floors' cookie values: as long as the variants' (43 characters unsigned, a
+# 22-character tag more signed, a 43-character stamp more with timeouts).
+FLOORS = {"ids-unsigned": "hot-floor", "ids-signed": "hot-floor-signed",
+          "ids-timeouts": "hot-floor-timeouts"}
 
 VARIANTS = [
     Variant("baseline", "httpd alone", h2=True,
@@ -195,7 +217,7 @@ VARIANTS = [
             modules="LoadModule headers_module {moddir}/mod_headers.so\n",
             conf='Header always set Set-Cookie "%s"\n'
                  'Header always set Cache-Control "private"\n' % FLOOR_COOKIE,
-            h2=True, mint_only=True,
+            h2=True, only="mint",
             note="mod_headers sets a fixed Set-Cookie of mod_idsession's size and "
                  "Cache-Control: private on every response, and nothing else: what httpd "
                  "spends to send the two headers that every minted response carries "
@@ -223,6 +245,24 @@ VARIANTS = [
             note="mint path issues no cookie (mod_session writes one only when the "
                  "session holds data); the hot cookie (session=uid=1) comes from "
                  "/issue.asis through SessionHeader"),
+    contract_floor(
+        "hot-floor", "contract floor, unsigned", 43,
+        note="bench/floor/mod_ids_floor.c: only what no implementation of the contract can "
+             "skip, each through the cheapest httpd call. With its cookie: the Cookie header "
+             "found and the value compared with a fixed one, SESSION_TOKEN, "
+             "SESSION_STORE_KEY and SESSION_LOG_ID in r->notes and r->subprocess_env, one "
+             "output filter that takes IDSession-Reset off the response. Without: the "
+             "same, SESSION_TOKEN_NEW, a fixed Set-Cookie and Cache-Control: private; the "
+             "token is not minted nor hashed (add the SHA-256 blocks, as for the mint "
+             "targets). No check, memo, state, subrequests, redirects, error responses, "
+             "counters or logs. Over h2 it leaves its notes in mod_http2's copies of them, "
+             "which the module avoids"),
+    contract_floor("hot-floor-signed", "contract floor, signed", 66, "SESSION_KEY_INDEX",
+                   note="the same, with a signed cookie's length and SESSION_KEY_INDEX"),
+    contract_floor("hot-floor-timeouts", "contract floor, timeouts", 110,
+                   "SESSION_KEY_INDEX SESSION_CREATED SESSION_EXPIRES",
+                   note="the same, with a stamped cookie's length, SESSION_KEY_INDEX, "
+                        "SESSION_CREATED and SESSION_EXPIRES"),
     Variant("ids-unsigned", "idsession unsigned", modules=IDS_LOAD,
             conf="IDSession On\n", cookie="_session", needs_module=True, h2=True),
     Variant("ids-signed", "idsession signed", modules=IDS_LOAD,
@@ -427,12 +467,15 @@ def run_ab(port, n, cookie=None, keepalive=True):
     return got
 
 
-# The system calls in which httpd's one thread waits for a client's next request.
-IDLE_SYSCALLS = {"7", "271"}                # poll, ppoll (x86_64)
+# The system calls in which httpd's one thread waits for a client's next request
+# (x86_64): poll and ppoll on a kept connection; accept and accept4 for a new one, where
+# the kernel hands httpd the connection only once its first data has come (httpd's
+# AcceptFilter, TCP_DEFER_ACCEPT).
+IDLE_SYSCALLS = {"7", "271", "43", "288"}
 
 
 def httpd_idle(pid):
-    """True while every thread of process pid waits in poll."""
+    """True while every thread of process pid waits for a request."""
     try:
         tasks = os.listdir("/proc/%d/task" % pid)
         return all(open("/proc/%d/task/%s/syscall" % (pid, t)).read().split(" ", 1)[0]
@@ -443,7 +486,7 @@ def httpd_idle(pid):
 
 def run_paced(server, n, cookie=None):
     """n requests over one keep-alive connection to the callgrind server, each sent only
-    once httpd waits in poll again: its work on the previous request is done, so its
+    once httpd waits for it again: its work on the previous request is done, so its
     check for a pipelined request finds none and it reads the next one the same way
     every time, as after a browser's pause. With ab, whether the next request had
     already arrived when httpd looked depended on how fast httpd was, so httpd alone and
@@ -605,7 +648,7 @@ class Http2:
 
     @staticmethod
     def cg_paths(v):
-        return only_mint(v.mint_only, H2_PATHS)
+        return only_paths(v.only, H2_PATHS)
 
     @staticmethod
     def variants(variants, measure):
@@ -780,7 +823,7 @@ def note_sent(sent, key, path, header, problems):
 
 def tp_paths(v, proto):
     """The throughput paths of v."""
-    return only_mint(v.mint_only, proto.paths)
+    return only_paths(v.only, proto.paths)
 
 
 def measure_throughput(variants, proto, problems, sent):
@@ -968,9 +1011,17 @@ def target_lines(variants, cg, wr, sent):
             budget = budget_of(v, p, cg, sent)
             extra = extra_of(cg, sent, (v.key, p))
             if budget is not None and extra is not None:
-                out.append("%s %s: extra %s, target <= %s: %s" % (
+                floor = (extra_of(cg, sent, (FLOORS[v.key], p))
+                         if v.key in FLOORS else None)
+                if floor is not None and p in MINT_PATHS:
+                    floor += MINT_BLOCKS[v.key] * SHA256_BLOCK_INSTR
+                out.append("%s %s: extra %s, target <= %s: %s%s" % (
                     v.title, p, fmt_extra(extra), budget[1],
-                    "met" if extra <= budget[0] else "MISSED"))
+                    "met" if extra <= budget[0] else "MISSED",
+                    "" if floor is None else " (the contract's floor there%s: %s%s)"
+                    % (", with the SHA-256 blocks" if p in MINT_PATHS else "",
+                       fmt_extra(floor), ", naive about mod_http2's copy of the notes"
+                       if p in H2_PATHS else "")))
             if v.key == "floor" and wr.get((v.key, p)) is not None:
                 out.append("%s %s: %s ratio %.3f: the most that a module sending "
                            "those two headers can reach there" % (
