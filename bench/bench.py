@@ -16,8 +16,8 @@ cookies are only known once issued), and has one row per length.
    `apache2 -X` (prefork, one process). After a warm-up of every path the counters are
    zeroed (`callgrind_control -z`), N requests go over one keep-alive connection, and
    `callgrind_control -d` dumps. instr/req = the dump's total Ir / N. Each request is sent
-   only once httpd waits in poll for it (run_paced), so httpd reads every request the
-   same way, as after a browser's pause; with ab the next request was sometimes already
+   only once httpd waits for it (run_paced), so httpd reads every request the same way,
+   as after a browser's pause; with ab the next request was sometimes already
    there, in a share that changed with the server's own speed. The script checks that
    the dump holds exactly N calls of ap_process_request and that all N answers were 200s
    on the kept connection. A third path, "hot/conn",
@@ -69,12 +69,12 @@ import base64
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import string
 import struct
@@ -187,7 +187,7 @@ class Variant:
 FLOOR_COOKIE = ("_session=" + "".join(secrets.choice(ALNUM + "-_") for _ in range(43))
                 + "; Path=/; HttpOnly; SameSite=Lax")
 
-# The hot floors' module (built by `make bench`).
+# The contract floors' module (built by `make bench`).
 FLOOR_MODULE = httpdrun.REPO / "bench" / "floor" / ".libs" / "mod_ids_floor.so"
 FLOOR_VARS = "SESSION_TOKEN SESSION_STORE_KEY SESSION_LOG_ID"
 
@@ -202,10 +202,11 @@ def contract_floor(key, title, chars, more_vars="", h2=True, note=""):
                    cookie="_session", h2=h2, note=note)
 
 
-# The floors' cookie values: as long as the variants' (43 characters unsigned, a
-# 22-character tag more signed, a 43-character stamp more with timeouts).
-FLOORS = {"ids-unsigned": "hot-floor", "ids-signed": "hot-floor-signed",
-          "ids-timeouts": "hot-floor-timeouts"}
+# Each variant's contract floor (below: cookie values as long as the variant's, 43
+# characters unsigned, a 22-character tag more signed, a 43-character stamp more with
+# timeouts, and the same variables).
+FLOORS = {"ids-unsigned": "contract-unsigned", "ids-signed": "contract-signed",
+          "ids-timeouts": "contract-timeouts"}
 
 VARIANTS = [
     Variant("baseline", "httpd alone", h2=True,
@@ -246,7 +247,7 @@ VARIANTS = [
                  "session holds data); the hot cookie (session=uid=1) comes from "
                  "/issue.asis through SessionHeader"),
     contract_floor(
-        "hot-floor", "contract floor, unsigned", 43,
+        "contract-unsigned", "contract floor, unsigned", 43,
         note="bench/floor/mod_ids_floor.c: only what no implementation of the contract can "
              "skip, each through the cheapest httpd call. With its cookie: the Cookie header "
              "found and the value compared with a fixed one, SESSION_TOKEN, "
@@ -257,9 +258,9 @@ VARIANTS = [
              "targets). No check, memo, state, subrequests, redirects, error responses, "
              "counters or logs. Over h2 it leaves its notes in mod_http2's copies of them, "
              "which the module avoids"),
-    contract_floor("hot-floor-signed", "contract floor, signed", 66, "SESSION_KEY_INDEX",
+    contract_floor("contract-signed", "contract floor, signed", 66, "SESSION_KEY_INDEX",
                    note="the same, with a signed cookie's length and SESSION_KEY_INDEX"),
-    contract_floor("hot-floor-timeouts", "contract floor, timeouts", 110,
+    contract_floor("contract-timeouts", "contract floor, timeouts", 110,
                    "SESSION_KEY_INDEX SESSION_CREATED SESSION_EXPIRES",
                    note="the same, with a stamped cookie's length, SESSION_KEY_INDEX, "
                         "SESSION_CREATED and SESSION_EXPIRES"),
@@ -493,42 +494,29 @@ def run_paced(server, n, cookie=None):
     a variant took different paths through the read code (a few hundred instructions
     apart) in proportions that changed with the variant's own cost."""
     pid = server.pid()
-    head = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: idsession-bench\r\n"
-            "Accept: */*\r\n" % (FILE, server.port))
-    if cookie:
-        head += "Cookie: %s\r\n" % cookie
-    req = (head + "\r\n").encode()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=120) as so:
-        buf = b""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    try:
         for i in range(n):
             deadline = time.monotonic() + 120
             while not httpd_idle(pid):
                 if time.monotonic() > deadline:
                     raise RuntimeError("%s: httpd did not wait for request %d"
                                        % (server.name, i + 1))
-            so.sendall(req)
-            while b"\r\n\r\n" not in buf:
-                got = so.recv(65536)
-                if not got:
-                    raise RuntimeError("%s: connection closed at request %d"
-                                       % (server.name, i + 1))
-                buf += got
-            head_b, _, buf = buf.partition(b"\r\n\r\n")
-            status = head_b.split(b" ", 2)[1]
-            m = re.search(rb"(?im)^content-length:\s*(\d+)", head_b)
-            if status != b"200" or m is None or re.search(rb"(?im)^connection:\s*close", head_b):
-                raise RuntimeError("%s: request %d: not a 200 with a length on a kept "
-                                   "connection:\n%s" % (server.name, i + 1,
-                                                         head_b.decode(errors="replace")))
-            length = int(m.group(1))
-            while len(buf) < length:
-                got = so.recv(65536)
-                if not got:
-                    raise RuntimeError("%s: connection closed in response %d"
-                                       % (server.name, i + 1))
-                buf += got
-            buf = buf[length:]
-    return {"complete": n}
+            # One send: the request line, Host, then these, as ab sent them.
+            conn.putrequest("GET", FILE, skip_accept_encoding=True)
+            conn.putheader("User-Agent", "idsession-bench")
+            conn.putheader("Accept", "*/*")
+            if cookie:
+                conn.putheader("Cookie", cookie)
+            conn.endheaders()
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200 or resp.will_close:
+                raise RuntimeError("%s: request %d: %d%s" % (
+                    server.name, i + 1, resp.status,
+                    ", and the connection closes" if resp.will_close else ""))
+    finally:
+        conn.close()
 
 
 def run_wrk(port, cookie, seconds):
