@@ -816,6 +816,25 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
     return out;
 }
 
+const char *ids_cookie_tail(apr_pool_t *p, const ids_cookie_attrs *a)
+{
+    /* "=" and what follows: the attributes, written by the one writer. */
+    return ids_set_cookie(p, "", "", a) + 1;
+}
+
+char *ids_cookie_join(apr_pool_t *p, const char *name, apr_size_t nlen,
+                      const char *value, apr_size_t vlen,
+                      const char *tail, apr_size_t tlen)
+{
+    char *out = apr_palloc(p, nlen + 1 + vlen + tlen + 1), *d = out;
+
+    IDS_PUT(d, name, nlen);
+    *d++ = '=';
+    IDS_PUT(d, value, vlen);
+    memcpy(d, tail, tlen + 1);
+    return out;
+}
+
 int ids_set_cookie_is_for(const char *hdr, const char *name,
                           apr_size_t namelen)
 {

@@ -209,6 +209,18 @@ typedef struct {
 char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
                      const ids_cookie_attrs *attrs);
 
+/* The attributes that ids_set_cookie writes after the value, from pool p
+ * ("; Path=/; HttpOnly; SameSite=Lax"), for attrs that send no Max-Age
+ * (max_age <= 0), whose Expires would change with time.  Worked out once
+ * where the configuration is read, for ids_cookie_join. */
+const char *ids_cookie_tail(apr_pool_t *p, const ids_cookie_attrs *attrs);
+
+/* name=value followed by tail (from ids_cookie_tail), from pool p: what
+ * ids_set_cookie gives for the same attributes. */
+char *ids_cookie_join(apr_pool_t *p, const char *name, apr_size_t nlen,
+                      const char *value, apr_size_t vlen,
+                      const char *tail, apr_size_t tlen);
+
 /* 1 if the Set-Cookie value hdr sets the cookie called name. */
 int ids_set_cookie_is_for(const char *hdr, const char *name,
                           apr_size_t namelen);

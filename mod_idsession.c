@@ -128,6 +128,15 @@ typedef struct {
 
 static const ids_name ids_default_name = { "_session", 8, IDS_PREFIX_NONE };
 
+/* The Set-Cookie attributes after the value, worked out at startup for a
+ * server's settings that send no Max-Age: [1] over https, [0] otherwise
+ * (the same string unless Secure follows the scheme). */
+typedef struct {
+    const char *s[2];
+    apr_size_t len[2];
+    int by_scheme;
+} ids_tail;
+
 /* Per-directory configuration; IDS_UNSET or NULL inherit from outside. */
 typedef struct {
     int enabled;
@@ -152,6 +161,7 @@ typedef struct {
                                  * IDS_ADOPT_NONE: no adoption */
     int app_revoke;             /* IDSessionAppRevoke */
     int store_closed;           /* IDSessionStoreFailure closed */
+    const ids_tail *tail;       /* NULL: the attributes are written whole */
 } ids_dir_conf;
 
 /* Per-server configuration: the revocation store.  Unset fields inherit
@@ -322,6 +332,16 @@ static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
     return c;
 }
 
+/* 1 if add sets anything that ids_cookie_attrs_of reads: the merge then
+ * cannot keep the tail worked out for its base. */
+static int ids_sets_cookie_attrs(const ids_dir_conf *add)
+{
+    return add->cookie_name || add->cookie_path || add->cookie_domain
+           || add->secure != IDS_UNSET || add->httponly != IDS_UNSET
+           || add->samesite != IDS_UNSET || add->max_age != IDS_UNSET
+           || add->partitioned != IDS_UNSET;
+}
+
 #define IDS_MERGE_INT(f)  c->f = add->f != IDS_UNSET ? add->f : base->f
 #define IDS_MERGE_PTR(f)  c->f = add->f != NULL ? add->f : base->f
 
@@ -351,6 +371,7 @@ static void *ids_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     IDS_MERGE_INT(adopt_until);
     IDS_MERGE_INT(app_revoke);
     IDS_MERGE_INT(store_closed);
+    c->tail = ids_sets_cookie_attrs(add) ? NULL : base->tail;
     return c;
 }
 
@@ -590,13 +611,15 @@ static APR_INLINE int ids_is_https(const char *s)
            && s[4] == 's' && s[5] == '\0';
 }
 
-static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
-                                 ids_cookie_attrs *a)
+/* The cookie attributes of c, over https or not, at now.  A field read
+ * here must also be in ids_sets_cookie_attrs. */
+static void ids_cookie_attrs_of(const ids_dir_conf *c, int https,
+                                apr_time_t now, ids_cookie_attrs *a)
 {
     a->path = c->cookie_path ? c->cookie_path : IDS_DEFAULT_PATH;
     a->domain = c->cookie_domain;
     a->max_age = c->max_age > 0 ? c->max_age : 0;
-    a->now = r->request_time;
+    a->now = now;
     a->httponly = c->httponly != 0;
     a->samesite = c->samesite != IDS_UNSET ? (ids_samesite)c->samesite
                                            : IDS_SAMESITE_LAX;
@@ -604,7 +627,7 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
     case IDS_SECURE_ON:  a->secure = 1; break;
     case IDS_SECURE_OFF: a->secure = 0; break;
     default:
-        a->secure = ids_is_https(ap_http_scheme(r));
+        a->secure = https;
         break;
     }
     if (ids_cookie_name(c)->prefix != IDS_PREFIX_NONE) {
@@ -623,6 +646,15 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
     a->partitioned = c->partitioned == 1;
 }
 
+static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
+                                 ids_cookie_attrs *a)
+{
+    ids_cookie_attrs_of(c, c->secure != IDS_SECURE_ON
+                           && c->secure != IDS_SECURE_OFF
+                           && ids_is_https(ap_http_scheme(r)),
+                        r->request_time, a);
+}
+
 /* Removes every Set-Cookie for name from t, keeping the others in order. */
 static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
                                 const char *name)
@@ -633,7 +665,7 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
     apr_array_header_t *keep;
     int i, hit = 0;
 
-    if (apr_table_get(t, "Set-Cookie") == NULL) {
+    if (apr_is_empty_table(t) || apr_table_get(t, "Set-Cookie") == NULL) {
         return;                 /* the usual case, without a walk */
     }
     arr = apr_table_elts(t);
@@ -670,24 +702,26 @@ static void ids_set_times(apr_pool_t *p, ids_state *st, const ids_dir_conf *c)
     st->expires_s = ids_num(buf + IDS_NUM_CHARS, st->expires);
 }
 
-/* The cookie's value: the token, with its stamp when st is timed (signed
- * with the first key of c, whose rules the cookie is sent under). */
+/* The cookie's value and its length in *vlen: the token, with its stamp
+ * when st is timed (signed with the first key of c, whose rules the
+ * cookie is sent under). */
 static const char *ids_cookie_value(apr_pool_t *p, const ids_state *st,
-                                    const ids_dir_conf *c)
+                                    const ids_dir_conf *c, apr_size_t *vlen)
 {
-    apr_size_t len;
+    apr_size_t len = strlen(st->token);
     char *v;
 
     if (!st->timed) {
+        *vlen = len;
         return st->token;
     }
-    len = strlen(st->token);
     v = apr_palloc(p, len + 1 + IDS_STAMP_CHARS + 1);
     memcpy(v, st->token, len);
     v[len] = IDS_SEP;
     ids_stamp_make(&c->ring->keys[0], st->token, len,
                    (apr_uint64_t)st->created, (apr_uint64_t)st->renewed,
                    v + len + 1);
+    *vlen = len + 1 + IDS_STAMP_CHARS;
     return v;
 }
 
@@ -703,7 +737,9 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
                             const ids_dir_conf *c)
 {
     request_rec *out = ids_response_req(r);
-    const char *name = ids_cookie_name(c)->s;
+    const ids_name *nm = ids_cookie_name(c);
+    const char *name = nm->s, *value;
+    apr_size_t vlen;
     ids_cookie_attrs a;
 
     /* out->pool, not r->pool: r may be a subrequest that dies first. */
@@ -713,16 +749,26 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     }
     ids_drop_set_cookie(out->pool, out->err_headers_out, name);
     ids_drop_set_cookie(out->pool, out->headers_out, name);
-    ids_cookie_attrs_for(r, c, &a);
+    value = ids_cookie_value(out->pool, st, c, &vlen);
     /* A browser need not keep a cookie the server will refuse: unless
      * IDSessionCookieMaxAge says otherwise, until the session ends, and a
      * grace in which a return is told SESSION_EXPIRED. */
     if (st->timed && c->max_age == IDS_UNSET) {
+        ids_cookie_attrs_for(r, c, &a);
         a.max_age = st->expires - apr_time_sec(r->request_time)
                     + IDS_EXPIRED_GRACE;
+        st->cookie = ids_set_cookie(out->pool, name, value, &a);
     }
-    st->cookie = ids_set_cookie(out->pool, name,
-                                ids_cookie_value(out->pool, st, c), &a);
+    else if (c->tail) {
+        int h = c->tail->by_scheme && ids_is_https(ap_http_scheme(r));
+
+        st->cookie = ids_cookie_join(out->pool, name, nm->len, value, vlen,
+                                     c->tail->s[h], c->tail->len[h]);
+    }
+    else {
+        ids_cookie_attrs_for(r, c, &a);
+        st->cookie = ids_set_cookie(out->pool, name, value, &a);
+    }
     st->cookie_name = r->pool == out->pool ? name
                                            : apr_pstrdup(out->pool, name);
     apr_table_addn(out->err_headers_out, "Set-Cookie", st->cookie);
@@ -3711,6 +3757,31 @@ static void ids_child_init(apr_pool_t *p, server_rec *s)
     }
 }
 
+/* Each server's cookie attributes as its tail, where they send no
+ * Max-Age; sections that set none inherit it when merged. */
+static void ids_make_tails(apr_pool_t *p, server_rec *s)
+{
+    for (; s; s = s->next) {
+        ids_dir_conf *c = ap_get_module_config(s->lookup_defaults,
+                                               &idsession_module);
+        ids_tail *t;
+        ids_cookie_attrs a;
+        int h;
+
+        if (c == NULL || c->max_age > 0) {
+            continue;
+        }
+        t = apr_palloc(p, sizeof(*t));
+        for (h = 0; h < 2; h++) {
+            ids_cookie_attrs_of(c, h, 0, &a);
+            t->s[h] = ids_cookie_tail(p, &a);
+            t->len[h] = strlen(t->s[h]);
+        }
+        t->by_scheme = strcmp(t->s[0], t->s[1]) != 0;
+        c->tail = t;
+    }
+}
+
 static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
@@ -3720,6 +3791,7 @@ static int ids_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     ids_log_config_warnings(ptemp, s);
     ids_warn_merged_conflicts(ptemp, s);
+    ids_make_tails(pconf, s);
     ids_have_cache = ap_find_linked_module("mod_cache.c") != NULL;
     ids_status_post_config(s, ids_longest_ring);
     /* In the server's description: mod_info, server-status, and httpd's

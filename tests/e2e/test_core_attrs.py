@@ -281,3 +281,61 @@ def test_configtest_shows_the_merge_warning(configtest):
     assert "Syntax OK" in out
     [warn] = [l for l in out.splitlines() if "the prefix wins" in l]
     assert "IDSessionCookiePath /other" in warn and "__Host-m" in warn
+
+
+# Attributes set outside any section reach every section that sets none of its
+# own (the module writes them once at startup for those), over both schemes; a
+# section or virtual host that sets one gets exactly its own.
+INHERIT_CONF = """
+IDSessionCookieDomain example.test
+IDSessionCookieSameSite Strict
+IDSessionCookieHttpOnly Off
+<Location /inherit>
+    IDSession On
+</Location>
+<Location /inherit/own>
+    IDSessionCookieSameSite None
+</Location>
+<Directory "@DOCROOT@/inherit/dir">
+    IDSessionTokenBytes 16
+</Directory>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName a.test
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName b.test
+    IDSessionCookieName vb
+    IDSessionCookiePath /inherit
+</VirtualHost>
+"""
+
+
+@pytest.fixture(scope="module")
+def inherit(httpd_module_factory):
+    h = httpd_module_factory(conf=INHERIT_CONF, tls=True, start=False)
+    for d in ("inherit", "inherit/own", "inherit/dir"):
+        h.write(d + "/index.html", d + "\n")
+    return h.start()
+
+
+@pytest.mark.parametrize("path,host,tls,nbytes,want", [
+    ("/inherit/", "a.test", False, 32,
+     "_session=%s; Path=/; Domain=example.test; SameSite=Strict"),
+    ("/inherit/", "a.test", True, 32,
+     "_session=%s; Path=/; Domain=example.test; Secure; SameSite=Strict"),
+    ("/inherit/dir/", "a.test", False, 16,
+     "_session=%s; Path=/; Domain=example.test; SameSite=Strict"),
+    ("/inherit/own/", "a.test", False, 32,
+     "_session=%s; Path=/; Domain=example.test; Secure; SameSite=None"),
+    ("/inherit/", "b.test", False, 32,
+     "vb=%s; Path=/inherit; Domain=example.test; SameSite=Strict"),
+], ids=["plain", "tls", "directory-sets-no-attribute", "location-sets-one",
+        "vhost-sets-its-own"])
+def test_server_attributes_inherited_exactly(inherit, path, host, tls, nbytes, want):
+    for _ in range(2):
+        r = inherit.curl(path + "index.html", headers=["Host: " + host], tls=tls)
+        assert r.status == 200, r
+        assert len(r.headers_named("set-cookie")) == 1, r.headers
+        [c] = r.set_cookies()
+        assert token_re(nbytes).match(c.value), c.value
+        assert c.raw == want % c.value
