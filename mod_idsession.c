@@ -2351,8 +2351,12 @@ static IDS_NOINLINE void ids_app_revoke(request_rec *r, ids_state *st,
                                               now)) != APR_SUCCESS) {
         return;
     }
+    /* By value: the application may name its own session by its log id,
+     * and the rotation that may follow must not write a later start over
+     * this one. */
     for (i = 0; i < ids->nelts; i++) {
-        if (APR_ARRAY_IDX(ids, i, const char *) == st->log_id) {
+        if (st->log_id && !st->failed
+            && strcmp(APR_ARRAY_IDX(ids, i, const char *), st->log_id) == 0) {
             st->revoked_now = 1;
         }
     }

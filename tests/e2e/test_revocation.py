@@ -207,6 +207,18 @@ def test_app_revoke_current_then_reset_is_immediate(servers):
     assert_kept(h, c.value)
 
 
+@pytest.mark.parametrize("case", [str.lower, str.upper], ids=["lower", "upper"])
+def test_app_revoke_own_log_id_then_reset_is_immediate(servers, case):
+    # The application names its own session by its log id, as the logout-everywhere
+    # recipe does, not by "current": the rotation must not reopen a grace window.
+    h = servers[1]
+    old = new_session(h)
+    r, _ = env_with(h, old, "/app/env.cgi?both=" + case(log_id(old)))
+    [c] = r.set_cookies("_session")
+    assert_revoked(h, old)
+    assert_kept(h, c.value)
+
+
 def test_app_revoke_needs_app_revoke_on(servers):
     h = servers[0]
     tok = new_session(h)
