@@ -243,8 +243,9 @@ typedef struct {
     char times[2 * IDS_NUM_CHARS];
     unsigned char created_at;
     unsigned char expires_at;
-    apr_int64_t clear_until;    /* IDSessionStoreReuse: the store said "not
-                                 * revoked" for it, good until then */
+    apr_int64_t clear_until;    /* IDSessionStoreReuse: clear_store said
+                                 * "not revoked" for it, good until then */
+    const ids_store *clear_store;
 } ids_conn_memo;
 
 /* One memo per client connection (the master connection of HTTP/2's
@@ -918,6 +919,7 @@ typedef struct {
     int key;                    /* the key that verified it, or -1 */
     apr_int64_t clear_until;    /* the memo's IDSessionStoreReuse answer
                                  * for it (a memo hit), else 0 */
+    const ids_store *clear_store;   /* the store that gave that answer */
     /* With timeouts: */
     int timed;                  /* values are token.stamp */
     int stamped;                /* the value found has a stamp */
@@ -989,6 +991,7 @@ static void ids_memo_store(ids_conn_memo *m, const ids_scan *s,
     m->token[s->vlen] = '\0';
     memcpy(m->store_key, store_key, IDS_STORE_KEY_CHARS + 1);
     m->clear_until = 0;
+    m->clear_store = NULL;
     if (s->timed) {
         m->created = (apr_int64_t)s->created;
         m->renewed = (apr_int64_t)s->renewed;
@@ -1726,7 +1729,7 @@ static ids_state *ids_store_verdict(request_rec *r, const ids_dir_conf *c,
  * while it holds the memo; when another stream holds it, nothing is
  * recorded. */
 static void ids_memo_clear(conn_rec *conn, const ids_scan *s,
-                           apr_int64_t until)
+                           const ids_store *store, apr_int64_t until)
 {
     ids_memo_slot *slot = ids_memo_slot_of(conn);
     ids_conn_memo *m = slot ? ids_xchgptr(&slot->rec, NULL) : NULL;
@@ -1737,6 +1740,7 @@ static void ids_memo_clear(conn_rec *conn, const ids_scan *s,
     if (m->ring == s->ring && m->nbytes == s->nbytes && m->timed == s->timed
         && m->len == s->vlen && CRYPTO_memcmp(m->token, s->v, s->vlen) == 0) {
         m->clear_until = until;
+        m->clear_store = store;
     }
     (void)ids_xchgptr(&slot->rec, m);
 }
@@ -1754,14 +1758,17 @@ static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
     apr_int64_t now = apr_time_sec(r->request_time);
 
-    if (sc->store && !(sc->reuse > 0 && now < s->clear_until)) {
+    /* Only the answer of this server's store: one connection can reach
+     * virtual hosts with stores of their own. */
+    if (sc->store && !(sc->reuse > 0 && now < s->clear_until
+                       && s->clear_store == sc->store)) {
         int clear = 0;
 
         st = ids_store_verdict(r, c, sc, st, s, expired, &clear);
         /* Only a plain "not on the list" is reused: not a grace window,
          * not a failure. */
         if (clear && sc->reuse > 0) {
-            ids_memo_clear(r->connection, s, now + sc->reuse);
+            ids_memo_clear(r->connection, s, sc->store, now + sc->reuse);
         }
     }
     return st;
@@ -1851,6 +1858,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
         s.seen = 0;
         s.checked = 0;
         s.clear_until = 0;
+        s.clear_store = NULL;
         s.key = -1;
         if (s.timed) {
             s.now = (apr_uint64_t)apr_time_sec(r->request_time);
@@ -1862,6 +1870,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
             /* The memo's own value: no HMAC, no SHA-256. */
             s.key = s.memo->key;
             s.clear_until = s.memo->clear_until;
+            s.clear_store = s.memo->clear_store;
             st = ids_state_found(root, &s, s.memo->store_key);
             if (s.timed) {
                 s.stamped = 1;

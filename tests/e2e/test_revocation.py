@@ -6,6 +6,7 @@ idsession-revoke.  The grace window is tested without sleeping: IDSessionRevokeG
 "after the window", 3600 for "inside it".
 """
 
+import http.client
 import json
 import shutil
 import tempfile
@@ -355,6 +356,50 @@ def test_virtual_host_without_store_uses_the_main_servers(httpd_factory):
         assert r.status == 200
         env[host] = r.env()["SESSION_EXPIRED"]
     assert env == {"vh.example": "revoked", "own.example": "<unset>"}
+
+
+def test_store_reuse_is_only_for_the_store_that_answered(httpd_factory):
+    # One keep-alive connection reaches two virtual hosts with different stores.
+    # own.example's store has never heard of the token; the main store (which
+    # vh.example uses) has it revoked.  own.example's "not revoked", kept for
+    # IDSessionStoreReuse, must not let the token through on vh.example.
+    vhost = """
+IDSessionStoreReuse 60
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName 127.0.0.1
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName vh.example
+    DocumentRoot "@DOCROOT@"
+    <Location /s>
+        IDSession On
+    </Location>
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName own.example
+    DocumentRoot "@DOCROOT@"
+    IDSessionStore "shmcb:@ROOT@/run/own(100000)"
+    <Location /s>
+        IDSession On
+    </Location>
+</VirtualHost>
+"""
+    h = make_server(httpd_factory, "shmcb", 0, "vhost-reuse", conf=CONF + vhost)
+    tok = new_session(h)
+    assert admin(h, "log_id=" + log_id(tok)).status == 200
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    got = []
+    try:
+        for host in ("own.example", "vh.example", "own.example"):
+            conn.request("GET", "/s/f.txt", headers={"Cookie": "_session=" + tok,
+                                                     "Host": host})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200
+            got.append(len([k for k, _ in r.getheaders() if k.lower() == "set-cookie"]))
+    finally:
+        conn.close()
+    assert got == [0, 1, 0]     # vh.example refuses it and mints a new token
 
 
 def test_without_a_store_app_revoke_and_admin_do_nothing(httpd_factory):
