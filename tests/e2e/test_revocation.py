@@ -326,8 +326,8 @@ def test_revoked_timed_session(httpd_factory):
     assert env["SESSION_EXPIRED"] == "revoked" and env["SESSION_TOKEN_NEW"] == "1"
 
 
-def test_virtual_host_without_store_uses_the_main_servers(httpd_factory):
-    vhost = """
+# vh.example uses the main server's store; own.example has a store of its own.
+VHOSTS = """
 <VirtualHost 127.0.0.1:@PORT@>
     ServerName 127.0.0.1
 </VirtualHost>
@@ -347,7 +347,10 @@ def test_virtual_host_without_store_uses_the_main_servers(httpd_factory):
     </Location>
 </VirtualHost>
 """
-    h = make_server(httpd_factory, "shmcb", 0, "vhost", conf=CONF + vhost)
+
+
+def test_virtual_host_without_store_uses_the_main_servers(httpd_factory):
+    h = make_server(httpd_factory, "shmcb", 0, "vhost", conf=CONF + VHOSTS)
     tok = new_session(h)
     assert admin(h, "log_id=" + log_id(tok)).status == 200
     env = {}
@@ -363,28 +366,8 @@ def test_store_reuse_is_only_for_the_store_that_answered(httpd_factory):
     # own.example's store has never heard of the token; the main store (which
     # vh.example uses) has it revoked.  own.example's "not revoked", kept for
     # IDSessionStoreReuse, must not let the token through on vh.example.
-    vhost = """
-IDSessionStoreReuse 60
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName 127.0.0.1
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName vh.example
-    DocumentRoot "@DOCROOT@"
-    <Location /s>
-        IDSession On
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName own.example
-    DocumentRoot "@DOCROOT@"
-    IDSessionStore "shmcb:@ROOT@/run/own(100000)"
-    <Location /s>
-        IDSession On
-    </Location>
-</VirtualHost>
-"""
-    h = make_server(httpd_factory, "shmcb", 0, "vhost-reuse", conf=CONF + vhost)
+    h = make_server(httpd_factory, "shmcb", 0, "vhost-reuse",
+                    conf=CONF + "IDSessionStoreReuse 60\n" + VHOSTS)
     tok = new_session(h)
     assert admin(h, "log_id=" + log_id(tok)).status == 200
     conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
