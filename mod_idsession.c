@@ -291,6 +291,7 @@ static int ids_revocation;
  * only on the message's own rare path. */
 static volatile apr_uint32_t ids_unoffered_at;
 static volatile apr_uint32_t ids_untimed_at;
+static volatile apr_uint32_t ids_renew_at;
 static volatile apr_uint32_t ids_malformed_at;
 static volatile apr_uint32_t ids_forged_at;
 static volatile apr_uint32_t ids_store_failed_at;
@@ -446,6 +447,14 @@ static apr_int64_t ids_renew_interval(const ids_dir_conf *c)
         return c->renew_interval;
     }
     return v > IDS_RENEW_CAP ? IDS_RENEW_CAP : v;
+}
+
+/* 1 if c's renew interval is not below its idle timeout: a session would
+ * end before its first renewal, however active. */
+static APR_INLINE int ids_renew_bad(const ids_dir_conf *c)
+{
+    return c->idle_timeout > 0 && c->renew_interval != IDS_UNSET
+           && c->renew_interval >= c->idle_timeout;
 }
 
 /* When a session stamped created/renewed ends under c, and why. */
@@ -2150,18 +2159,32 @@ static int ids_strip_client_header(request_rec *r)
     return DECLINED;
 }
 
-/* A timeout where no secret applies: sections that the startup check
- * cannot see (regex, <Files>, <If>) can bring it.  Sessions would never
- * end there, so the request fails instead, and says why. */
-static IDS_NOINLINE int ids_untimed_refusal(request_rec *r)
+/* Timeouts that cannot work as configured, brought by sections that the
+ * startup check cannot see (regex, <Files>, <If>): a timeout where no
+ * secret applies (sessions would never end), or a renew interval not
+ * below the idle timeout (active sessions would end).  The request fails
+ * instead, and says why. */
+static IDS_NOINLINE int ids_timeouts_refusal(request_rec *r,
+                                             const ids_dir_conf *c)
 {
-    if (ids_warn_due(r, &ids_untimed_at)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, IDS_LOGNO(00005)
-                      "%s: IDSessionIdleTimeout or IDSessionMaxLifetime "
-                      "applies here, but no IDSessionSecret does, so "
-                      "sessions could not end: answering 500 (logged at "
-                      "most once a minute)",
-                      ap_escape_logitem(r->pool, r->uri));
+    if (!ids_signed(c)) {
+        if (ids_warn_due(r, &ids_untimed_at)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, IDS_LOGNO(00005)
+                          "%s: IDSessionIdleTimeout or IDSessionMaxLifetime "
+                          "applies here, but no IDSessionSecret does, so "
+                          "sessions could not end: answering 500 (logged "
+                          "at most once a minute)",
+                          ap_escape_logitem(r->pool, r->uri));
+        }
+    }
+    else if (ids_warn_due(r, &ids_renew_at)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, IDS_LOGNO(00023)
+                      "%s: IDSessionRenewInterval %" APR_INT64_T_FMT " is "
+                      "not smaller than IDSessionIdleTimeout %"
+                      APR_INT64_T_FMT " here, so active sessions would "
+                      "end: answering 500 (logged at most once a minute)",
+                      ap_escape_logitem(r->pool, r->uri), c->renew_interval,
+                      c->idle_timeout);
     }
     return r->prev ? DECLINED : HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -2181,8 +2204,8 @@ static int ids_fixups(request_rec *r)
         }
         return DECLINED;
     }
-    if (ids_timeouts_on(c) && !ids_signed(c)) {
-        return ids_untimed_refusal(r);
+    if (ids_timeouts_on(c) && (!ids_signed(c) || ids_renew_bad(c))) {
+        return ids_timeouts_refusal(r, c);
     }
     st = ids_session(r, c);
     if (st == NULL) {
@@ -2992,8 +3015,7 @@ static const char *set_max_age(cmd_parms *cmd, void *dv, const char *arg)
  * would end before its first renewal. */
 static const char *ids_renew_error(apr_pool_t *p, const ids_dir_conf *c)
 {
-    if (c->idle_timeout > 0 && c->renew_interval != IDS_UNSET
-        && c->renew_interval >= c->idle_timeout) {
+    if (ids_renew_bad(c)) {
         return apr_psprintf(p, "IDSessionRenewInterval %" APR_INT64_T_FMT
                             " is not smaller than IDSessionIdleTimeout %"
                             APR_INT64_T_FMT, c->renew_interval,

@@ -522,6 +522,30 @@ def test_timeout_without_secret_in_a_files_section_fails_closed(httpd_factory):
     assert 1 <= len(errs) <= 2, errs        # once a minute per process
 
 
+@pytest.mark.parametrize("section", [
+    '<Files "env.cgi">\n    IDSessionRenewInterval 900\n</Files>',
+    '<If "%{REQUEST_URI} =~ m#cgi$#">\n    IDSessionRenewInterval 900\n</If>',
+    '<LocationMatch "cgi$">\n    IDSessionRenewInterval 900\n</LocationMatch>',
+], ids=["files", "if", "locationmatch"])
+def test_renew_not_below_idle_in_a_section_fails_closed(httpd_factory, section):
+    """A renew interval not below the idle timeout that only a section invisible to the
+    startup check brings: active sessions would end there after the idle timeout, so the
+    request answers 500 and the error log says why, once a minute at most."""
+    h = httpd_factory(conf="IDSession On\nIDSessionSecret %s\nIDSessionIdleTimeout 600\n%s\n"
+                           % (S1, section), cgi=True, start=False)
+    h.write_cgi("f/env.cgi", ENV)
+    h.write("f/page.html", "static\n")
+    h.expect_log(r"\[idsession:error\].*IDS00023: /f/env.cgi: IDSessionRenewInterval 900 is "
+                 r"not smaller than IDSessionIdleTimeout 600")
+    h.start()
+    for _ in range(2):
+        r = h.curl("/f/env.cgi")
+        assert r.status == 500 and r.set_cookies(NAME) == [], r
+    assert len(h.curl("/f/page.html").set_cookies(NAME)) == 1
+    errs = [l for l in h.log_lines() if "IDS00023" in l]
+    assert 1 <= len(errs) <= 2, errs        # once a minute per process
+
+
 def test_rotation_clears_session_expired(httpd):
     """An ended session's cookie at /reset: the fixups mint a token and say
     SESSION_EXPIRED=idle, then the reset starts another session, which has not expired:
