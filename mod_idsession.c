@@ -2113,6 +2113,11 @@ static APR_INLINE int ids_take_resp_header(request_rec *r, const char *name,
     }
     apr_table_unset(r->headers_out, name);
     apr_table_unset(r->err_headers_out, name);
+    /* mod_cache's save filter may have stored the header already (it runs
+     * before IDSESSION_LATE): its providers drop what is not committed. */
+    if (ids_have_cache) {
+        r->no_cache = 1;
+    }
     return 1;
 }
 
@@ -2268,6 +2273,11 @@ static void ids_insert_filter(request_rec *r)
     }
     if (r->main != NULL) {
         return;
+    }
+    /* mod_dir's fast redirect gave r the subrequest's no_cache (0), over
+     * the one ids_send_cookie set. */
+    if (ids_have_cache && ids_sets_cookie(st)) {
+        r->no_cache = 1;
     }
     /* Nothing has added the filters to r yet: the optional functions run
      * later, in the handler. */

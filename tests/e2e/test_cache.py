@@ -232,6 +232,13 @@ printf 'IDSession-Reset: 1\\r\\n\\r\\n'
 printf 'next=%s\\n' "${SESSION_TOKEN_NEXT-<unset>}"
 """
 
+# The same request for rotation where IDSessionAppReset is not On: the module drops the
+# header (IDS00004) and rotates nothing.
+CGI_NOAPP_RESET_PUBLIC = """#!/bin/sh
+printf 'Content-Type: text/plain\\r\\nCache-Control: public, max-age=60\\r\\n'
+printf 'IDSession-Reset: 1\\r\\n\\r\\nno rotation here\\n'
+"""
+
 # A CGI whose page shows the token and says it may be cached by anyone (an application
 # mistake mod_idsession cannot undo for a hot-path response, but must for a minted one).
 CGI_TOKEN_PUBLIC = """#!/bin/sh
@@ -265,6 +272,9 @@ def cached(request, httpd_module_factory):
         h.write_cgi("pub/%d.cgi" % i, CGI_TOKEN_PUBLIC)
         h.write_cgi("app/%d.cgi" % i, CGI_APP_RESET_PUBLIC)
         h.write("appstatic/%d.html" % i, "rotating page %d\n" % i)
+        p = h.write("dir/%d/index.html" % i, "directory page %d\n" % i)
+        os.utime(p, (1.5e9, 1.5e9))
+        h.write_cgi("noapp/%d.cgi" % i, CGI_NOAPP_RESET_PUBLIC)
     h.quick = v["quick"] == "On"
     h.ignore = bool(v["ignore"])
     h.next_page = {}
@@ -277,7 +287,8 @@ def page(h, kind):
     assert i < PAGES
     h.next_page[kind] = i + 1
     return {"old": "/old/%d.html", "pub": "/pub/%d.html", "cgi": "/pub/%d.cgi",
-            "app": "/app/%d.cgi", "appstatic": "/appstatic/%d.html"}[kind] % i
+            "app": "/app/%d.cgi", "appstatic": "/appstatic/%d.html", "dir": "/dir/%d/",
+            "noapp": "/noapp/%d.cgi"}[kind] % i
 
 
 def x_cache(r):
@@ -311,6 +322,33 @@ def test_minted_response_never_replayed(cached, kind):
         t = minted(r)
         assert t not in seen
         seen.add(t)
+
+
+def test_minted_directory_index_never_replayed(cached):
+    """The same for a directory: mod_dir's fast redirect to index.html gives the response
+    the no_cache of its subrequest, which never minted; the module marks it again."""
+    url = page(cached, "dir")
+    r1 = cached.curl(url)
+    assert r1.status == 200 and r1.body.startswith("directory page")
+    t1 = minted(r1)
+    for _ in range(2):
+        r = cached.curl(url)
+        assert r.status == 200
+        assert not leaked(r, t1), "client 1's token replayed in %s: %r" % (leaked(r, t1), r)
+        assert len(r.set_cookies(NAME)) == 1, r
+
+
+def test_app_header_never_replayed_where_app_reset_is_off(cached):
+    """IDSession-Reset where IDSessionAppReset is not On, on a response the application
+    calls public: the module drops the header after mod_cache's save filter saw it, and
+    marks the response so that the cache does not keep it (and serve the header later)."""
+    cached.expect_log(r"IDS00004")
+    url = page(cached, "noapp")
+    for _ in range(3):
+        r = cached.curl(url, cookie_header="%s=%s" % (NAME, token(32)))
+        assert r.status == 200 and r.body == "no rotation here\n", r
+        assert r.header("IDSession-Reset") is None, r
+        assert "HIT" not in x_cache(r), r
 
 
 def test_set_cookie_response_not_stored(cached):
