@@ -1489,11 +1489,20 @@ static int ids_cookie_withheld(request_rec *r, const ids_dir_conf *c)
 
     if (site == NULL) {
         /* Over plain HTTP browsers send no Fetch Metadata, but a form
-         * POST or fetch() from another site still carries Origin. */
-        origin = r->method_number == M_GET ? NULL
-                 : apr_table_get(r->headers_in, "Origin");
-        return origin && ids_relation(r, origin) == IDS_REL_CROSS_SITE
-               && ids_samesite_of(c) != IDS_SAMESITE_NONE;
+         * POST or fetch() from another site still carries Origin, and a
+         * link from another site (which takes no Strict cookie along) its
+         * Referer, unless a Referrer-Policy hides it. */
+        ids_samesite ss = ids_samesite_of(c);
+
+        if (r->method_number != M_GET) {
+            origin = apr_table_get(r->headers_in, "Origin");
+        }
+        else {
+            origin = ss == IDS_SAMESITE_STRICT
+                     ? apr_table_get(r->headers_in, "Referer") : NULL;
+        }
+        return origin && ss != IDS_SAMESITE_NONE
+               && ids_relation(r, origin) == IDS_REL_CROSS_SITE;
     }
     if (strcasecmp(site, "cross-site") != 0) {
         return 0;

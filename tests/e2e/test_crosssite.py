@@ -358,6 +358,18 @@ def test_plain_http_cross_site_post_by_origin_is_withheld(httpd):
         assert_sent(httpd.curl(path, headers=["Origin: http://evil.example"]))
 
 
+def test_plain_http_cross_site_link_by_referer_is_withheld_under_strict(httpd):
+    """A link from another site over plain HTTP carries no Fetch Metadata and no Origin,
+    but that site's Referer, and the browser keeps a Strict cookie back from it: a
+    Set-Cookie would end the session the browser holds.  A Lax cookie goes with a link."""
+    own = "http://127.0.0.1:%d/" % httpd.port
+    for ref in ("http://evil.example/page", "https://127.0.0.1/", "null"):
+        assert_withheld(httpd.curl("/strict/env.cgi", headers=["Referer: " + ref]))
+        assert_sent(httpd.curl("/s/env.cgi", headers=["Referer: " + ref]))
+    assert_sent(httpd.curl("/strict/env.cgi", headers=["Referer: " + own + "x"]))
+    assert_sent(httpd.curl("/strict/env.cgi"))      # no Referer: cannot be told apart
+
+
 def test_withheld_token_is_a_whole_session(httpd):
     """The request still gets a fresh, complete token: store key and log id match it."""
     env = assert_withheld(request(httpd, "/s/env.cgi", "nav-post"))
