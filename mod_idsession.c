@@ -1804,20 +1804,31 @@ static apr_int64_t ids_revoke_until(const ids_srv_conf *sc,
     return until > from ? until : from + 1;
 }
 
-/* Puts the n log ids on the server's denylist from the Unix second from;
- * APR_SUCCESS, or the store's failure (logged). */
-static apr_status_t ids_revoke_ids(request_rec *r, const char *const *ids,
-                                   int n, apr_int64_t from, apr_int64_t until)
+/* Puts the n log ids on the server's denylist from the Unix second from,
+ * the first *done of them when the store fails (logged), with the store's
+ * timeout in all, or for each id where each is set. */
+static apr_status_t ids_revoke_ids_done(request_rec *r, const char *const *ids,
+                                        int n, apr_int64_t from,
+                                        apr_int64_t until, int each, int *done)
 {
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
     const char *why = "unknown error";
     apr_status_t rv = ids_store_revoke(sc->store, r, ids, n, from, until,
-                                       sc->timeout * 1000, &why);
+                                       sc->timeout * 1000, each, done, &why);
 
     if (rv != APR_SUCCESS) {
         ids_store_warn(r, sc, "revoke", why, 0);
     }
     return rv;
+}
+
+/* The same within the store's timeout in all: a request's own ids. */
+static apr_status_t ids_revoke_ids(request_rec *r, const char *const *ids,
+                                   int n, apr_int64_t from, apr_int64_t until)
+{
+    int done;
+
+    return ids_revoke_ids_done(r, ids, n, from, until, 0, &done);
 }
 
 /* The token st is being replaced: refuse it everywhere once the grace
@@ -2691,9 +2702,11 @@ static apr_array_header_t *ids_form_log_ids(request_rec *r,
                                             apr_array_header_t *pairs)
 {
     apr_array_header_t *ids = apr_array_make(r->pool, 4, sizeof(char *));
+    int i;
 
-    while (pairs && !apr_is_empty_array(pairs)) {
-        ap_form_pair_t *pair = apr_array_pop(pairs);
+    /* In the body's order, which a partial failure reports in. */
+    for (i = 0; pairs && i < pairs->nelts; i++) {
+        ap_form_pair_t *pair = &APR_ARRAY_IDX(pairs, i, ap_form_pair_t);
         char *v, *id = apr_palloc(r->pool, IDS_LOG_ID_CHARS + 1);
         apr_off_t len;
         apr_size_t size;
@@ -2723,7 +2736,7 @@ static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
     const ids_dir_conf *c = ids_conf(r);
     apr_array_header_t *pairs = NULL, *ids;
     apr_int64_t now = apr_time_sec(r->request_time);
-    int rv;
+    int rv, done = 0;
 
     ap_allow_methods(r, REPLACE_ALLOW, "POST", NULL);
     if (r->method_number != M_POST) {
@@ -2745,16 +2758,24 @@ static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
                       "(application/x-www-form-urlencoded)");
         return HTTP_BAD_REQUEST;
     }
-    if (ids_revoke_ids(r, (const char *const *)ids->elts, ids->nelts, now,
-                       ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
-                                                         : 0,
-                                        now, now, now)) != APR_SUCCESS) {
-        return HTTP_SERVICE_UNAVAILABLE;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (ids_revoke_ids_done(r, (const char *const *)ids->elts, ids->nelts, now,
+                            ids_revoke_until(sc, ids_timed(c)
+                                                 ? c->max_lifetime : 0,
+                                             now, now, now),
+                            1, &done) != APR_SUCCESS) {
+        /* Which are on the list: the ids are written in the body's order
+         * (repeating a list is safe). */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%d of %d session(s) "
+                      "revoked before the store failed", done, ids->nelts);
+        r->status = HTTP_SERVICE_UNAVAILABLE;
+        ap_rprintf(r, "{\"revoked\": %d, \"failed\": %d}\n", done,
+                   ids->nelts - done);
+        return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%d session(s) revoked",
                   ids->nelts);
-    ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     ap_rprintf(r, "{\"revoked\": %d}\n", ids->nelts);
     return OK;
 }

@@ -467,27 +467,35 @@ static apr_status_t ids_redis_check(ids_store *st, request_rec *r,
 static apr_status_t ids_redis_revoke(ids_store *st, request_rec *r,
                                      const char *const *log_ids, int n,
                                      apr_int64_t from, apr_int64_t until,
-                                     apr_time_t deadline, const char **why)
+                                     apr_interval_time_t timeout, int each,
+                                     int *done, const char **why)
 {
+    apr_time_t deadline = apr_time_now() + timeout;
     apr_int64_t ttl = until - apr_time_sec(apr_time_now());
     const char *value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, from);
     const char *ex = apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                   ttl > 0 ? ttl : 1);
     int i;
 
-    /* One command per id, to its own server: n is small. */
+    /* One command per id, to its own server: an application names few;
+     * an administrator's list of thousands gets a timeout for each. */
     for (i = 0; i < n; i++) {
         const char *argv[5] = { "SET", NULL, value, "EX", ex };
         char buf[IDS_RESP_REPLY_MAX];
         ids_resp_reply reply;
         apr_status_t rv;
 
+        if (each && i > 0) {
+            deadline = apr_time_now() + timeout;
+        }
         rv = ids_redis_ask(st, r, log_ids[i], 5, argv, buf, &reply, deadline,
                            why);
         if (rv != APR_SUCCESS) {
+            *done = i;
             return rv;
         }
     }
+    *done = n;
     return APR_SUCCESS;
 }
 
@@ -542,12 +550,13 @@ static apr_status_t ids_socache_check(ids_store *st, request_rec *r,
 static apr_status_t ids_socache_revoke(ids_store *st, request_rec *r,
                                        const char *const *log_ids, int n,
                                        apr_int64_t from, apr_int64_t until,
-                                       const char **why)
+                                       int *done, const char **why)
 {
     char *value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, from);
     apr_status_t rv = APR_SUCCESS;
     int i;
 
+    *done = 0;
     if (!ids_breaker_allows(st, &st->brk, apr_time_now())) {
         *why = "it failed just before and is not asked again yet";
         return APR_EAGAIN;
@@ -560,6 +569,9 @@ static apr_status_t ids_socache_revoke(ids_store *st, request_rec *r,
                                  (unsigned char *)value,
                                  (unsigned int)strlen(value), r->pool);
             ids_socache_unlock(st);
+        }
+        if (rv == APR_SUCCESS) {
+            *done = i + 1;
         }
     }
     ids_breaker_record(st, &st->brk, rv == APR_SUCCESS);
@@ -584,13 +596,14 @@ apr_status_t ids_store_check(ids_store *st, request_rec *r, const char *log_id,
 apr_status_t ids_store_revoke(ids_store *st, request_rec *r,
                               const char *const *log_ids, int n,
                               apr_int64_t from, apr_int64_t until,
-                              apr_interval_time_t timeout, const char **why)
+                              apr_interval_time_t timeout, int each,
+                              int *done, const char **why)
 {
     if (st->prov) {
-        return ids_socache_revoke(st, r, log_ids, n, from, until, why);
+        return ids_socache_revoke(st, r, log_ids, n, from, until, done, why);
     }
-    return ids_redis_revoke(st, r, log_ids, n, from, until,
-                            apr_time_now() + timeout, why);
+    return ids_redis_revoke(st, r, log_ids, n, from, until, timeout, each,
+                            done, why);
 }
 
 /* redis:host:port,host:port,... */

@@ -44,11 +44,14 @@ apr_status_t ids_store_check(ids_store *st, request_rec *r, const char *log_id,
                              const char **why);
 
 /* Puts the n log ids on the list, refused from the Unix second from and
- * kept until the Unix second until, within timeout in all; as
- * ids_store_check for the status and *why. */
+ * kept until the Unix second until, within timeout in all, or with each
+ * set, within timeout for each id (an administrator's long list); *done
+ * says how many are on it, in order; as ids_store_check for the status
+ * and *why. */
 apr_status_t ids_store_revoke(ids_store *st, request_rec *r,
                               const char *const *log_ids, int n,
                               apr_int64_t from, apr_int64_t until,
-                              apr_interval_time_t timeout, const char **why);
+                              apr_interval_time_t timeout, int each,
+                              int *done, const char **why);
 
 #endif /* MOD_IDSESSION_STORE_H */
