@@ -1806,15 +1806,15 @@ static apr_int64_t ids_revoke_until(const ids_srv_conf *sc,
 
 /* Puts the n log ids on the server's denylist from the Unix second from,
  * the first *done of them when the store fails (logged), with the store's
- * timeout in all, or for each id where each is set. */
+ * timeout and ids_store_revoke's flags. */
 static apr_status_t ids_revoke_ids_done(request_rec *r, const char *const *ids,
                                         int n, apr_int64_t from,
-                                        apr_int64_t until, int each, int *done)
+                                        apr_int64_t until, int flags, int *done)
 {
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
     const char *why = "unknown error";
     apr_status_t rv = ids_store_revoke(sc->store, r, ids, n, from, until,
-                                       sc->timeout * 1000, each, done, &why);
+                                       sc->timeout * 1000, flags, done, &why);
 
     if (rv != APR_SUCCESS) {
         ids_store_warn(r, sc, "revoke", why, 0);
@@ -1838,17 +1838,21 @@ static void ids_revoke_replaced(request_rec *r, const ids_state *st,
 {
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
     apr_int64_t now = apr_time_sec(r->request_time), from;
+    int done;
 
     if (sc->store == NULL || st->token == NULL || st->minted
         || st->revoked_now || st->failed) {
         return;
     }
     from = now + sc->grace;
-    (void)ids_revoke_ids(r, &st->log_id, 1, from,
-                         ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
-                                                           : 0,
-                                          st->timed ? st->created : now, now,
-                                          from));
+    /* An entry already there started no later: a revocation, or the window
+     * of an earlier rotation of this token, which must not be moved on. */
+    (void)ids_revoke_ids_done(r, &st->log_id, 1, from,
+                              ids_revoke_until(sc, ids_timed(c)
+                                                   ? c->max_lifetime : 0,
+                                               st->timed ? st->created : now,
+                                               now, from),
+                              IDS_REVOKE_EARLIER, &done);
 }
 
 /* The chain's session: the client's well-formed token, or a new one with
@@ -2764,7 +2768,7 @@ static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
                             ids_revoke_until(sc, ids_timed(c)
                                                  ? c->max_lifetime : 0,
                                              now, now, now),
-                            1, &done) != APR_SUCCESS) {
+                            IDS_REVOKE_EACH, &done) != APR_SUCCESS) {
         /* Which are on the list: the ids are written in the body's order
          * (repeating a list is safe). */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%d of %d session(s) "

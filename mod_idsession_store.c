@@ -467,10 +467,11 @@ static apr_status_t ids_redis_check(ids_store *st, request_rec *r,
 static apr_status_t ids_redis_revoke(ids_store *st, request_rec *r,
                                      const char *const *log_ids, int n,
                                      apr_int64_t from, apr_int64_t until,
-                                     apr_interval_time_t timeout, int each,
+                                     apr_interval_time_t timeout, int flags,
                                      int *done, const char **why)
 {
     apr_time_t deadline = apr_time_now() + timeout;
+    int argc = flags & IDS_REVOKE_EARLIER ? 6 : 5;
     apr_int64_t ttl = until - apr_time_sec(apr_time_now());
     const char *value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, from);
     const char *ex = apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
@@ -480,16 +481,16 @@ static apr_status_t ids_redis_revoke(ids_store *st, request_rec *r,
     /* One command per id, to its own server: an application names few;
      * an administrator's list of thousands gets a timeout for each. */
     for (i = 0; i < n; i++) {
-        const char *argv[5] = { "SET", NULL, value, "EX", ex };
+        const char *argv[6] = { "SET", NULL, value, "EX", ex, "NX" };
         char buf[IDS_RESP_REPLY_MAX];
         ids_resp_reply reply;
         apr_status_t rv;
 
-        if (each && i > 0) {
+        if ((flags & IDS_REVOKE_EACH) && i > 0) {
             deadline = apr_time_now() + timeout;
         }
-        rv = ids_redis_ask(st, r, log_ids[i], 5, argv, buf, &reply, deadline,
-                           why);
+        rv = ids_redis_ask(st, r, log_ids[i], argc, argv, buf, &reply,
+                           deadline, why);
         if (rv != APR_SUCCESS) {
             *done = i;
             return rv;
@@ -547,10 +548,22 @@ static apr_status_t ids_socache_check(ids_store *st, request_rec *r,
     return rv;
 }
 
+/* Whether log_id is on the list, the lock held (a failure counts as no:
+ * the store call that follows reports it). */
+static int ids_socache_has(ids_store *st, request_rec *r, const char *log_id)
+{
+    unsigned char buf[IDS_VALUE_MAX];
+    unsigned int len = sizeof(buf) - 1;
+
+    return st->prov->retrieve(st->inst, r->server,
+                              (const unsigned char *)log_id, IDS_LOG_ID_CHARS,
+                              buf, &len, r->pool) == APR_SUCCESS;
+}
+
 static apr_status_t ids_socache_revoke(ids_store *st, request_rec *r,
                                        const char *const *log_ids, int n,
                                        apr_int64_t from, apr_int64_t until,
-                                       int *done, const char **why)
+                                       int flags, int *done, const char **why)
 {
     char *value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, from);
     apr_status_t rv = APR_SUCCESS;
@@ -563,11 +576,14 @@ static apr_status_t ids_socache_revoke(ids_store *st, request_rec *r,
     }
     for (i = 0; i < n && rv == APR_SUCCESS; i++) {
         if ((rv = ids_socache_lock(st)) == APR_SUCCESS) {
-            rv = st->prov->store(st->inst, r->server,
-                                 (const unsigned char *)log_ids[i], IDS_LOG_ID_CHARS,
-                                 apr_time_from_sec(until),
-                                 (unsigned char *)value,
-                                 (unsigned int)strlen(value), r->pool);
+            if (!(flags & IDS_REVOKE_EARLIER)
+                || !ids_socache_has(st, r, log_ids[i])) {
+                rv = st->prov->store(st->inst, r->server,
+                                     (const unsigned char *)log_ids[i],
+                                     IDS_LOG_ID_CHARS, apr_time_from_sec(until),
+                                     (unsigned char *)value,
+                                     (unsigned int)strlen(value), r->pool);
+            }
             ids_socache_unlock(st);
         }
         if (rv == APR_SUCCESS) {
@@ -596,13 +612,14 @@ apr_status_t ids_store_check(ids_store *st, request_rec *r, const char *log_id,
 apr_status_t ids_store_revoke(ids_store *st, request_rec *r,
                               const char *const *log_ids, int n,
                               apr_int64_t from, apr_int64_t until,
-                              apr_interval_time_t timeout, int each,
+                              apr_interval_time_t timeout, int flags,
                               int *done, const char **why)
 {
     if (st->prov) {
-        return ids_socache_revoke(st, r, log_ids, n, from, until, done, why);
+        return ids_socache_revoke(st, r, log_ids, n, from, until, flags, done,
+                                  why);
     }
-    return ids_redis_revoke(st, r, log_ids, n, from, until, timeout, each,
+    return ids_redis_revoke(st, r, log_ids, n, from, until, timeout, flags,
                             done, why);
 }
 

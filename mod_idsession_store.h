@@ -43,15 +43,21 @@ apr_status_t ids_store_check(ids_store *st, request_rec *r, const char *log_id,
                              apr_interval_time_t timeout, apr_int64_t *from,
                              const char **why);
 
+/* ids_store_revoke's flags: the timeout is for each id, not for all (an
+ * administrator's long list); an id already on the list keeps its entry,
+ * whose start is then never later than from (a replaced token's grace
+ * window, which must not move a revocation or an earlier window). */
+#define IDS_REVOKE_EACH     1
+#define IDS_REVOKE_EARLIER  2
+
 /* Puts the n log ids on the list, refused from the Unix second from and
- * kept until the Unix second until, within timeout in all, or with each
- * set, within timeout for each id (an administrator's long list); *done
- * says how many are on it, in order; as ids_store_check for the status
- * and *why. */
+ * kept until the Unix second until, within timeout in all (see the
+ * flags); *done says how many are on it, in order; as ids_store_check for
+ * the status and *why. */
 apr_status_t ids_store_revoke(ids_store *st, request_rec *r,
                               const char *const *log_ids, int n,
                               apr_int64_t from, apr_int64_t until,
-                              apr_interval_time_t timeout, int each,
+                              apr_interval_time_t timeout, int flags,
                               int *done, const char **why);
 
 #endif /* MOD_IDSESSION_STORE_H */

@@ -76,7 +76,8 @@ Pieces:
   `Response.env()`, "<unset>" = UNSET when absent), `token(nbytes)` makes a well-formed token,
   `token_re(nbytes)` matches one, `signed(secret)` signs one, `stamp(secret, tok, created,
   renewed)` makes the stamp of a timed cookie value `tok.stamp` (README's layout),
-  `get_raw(path, [b"Header: bytes"])` for raw requests.
+  `get_raw(path, [b"Header: bytes"])` for raw requests, `wait_until(t)` waits for the
+  wall clock to pass Unix second t (for timeouts and grace windows, in real time).
 - httpd facts worth knowing: a server-level or <Location> `Redirect` answers in
   translate_name, before any fixups, so it never carries the cookie (use it in <Directory>);
   httpd answers 400 itself to control characters in header values.
@@ -217,6 +218,13 @@ def cache_control(r):
 def log_id(tok):
     """SESSION_LOG_ID of a token: the first 16 hex digits (lowercase) of SHA-256."""
     return hashlib.sha256(tok.encode()).hexdigest()[:16]
+
+
+def wait_until(t):
+    """Wait for the wall clock to pass t (Unix seconds): the server's times are whole
+    seconds of the same clock."""
+    while time.time() < t:
+        time.sleep(min(0.05, max(0.0, t - time.time())))
 
 
 def wait_file_line(path, match, timeout=10.0):

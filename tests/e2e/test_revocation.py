@@ -10,12 +10,13 @@ import http.client
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 import idshttpd
-from idshttpd import log_id
+from idshttpd import log_id, wait_until
 from stores import ENDPOINTS, REDIS, RedisServer, graceful
 
 APP_CGI = r"""#!/bin/sh
@@ -159,6 +160,38 @@ def test_inside_grace_old_token_kept_without_set_cookie(servers):
     new = reset(h, old)
     assert_kept(h, old)
     assert_kept(h, new)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_second_rotation_does_not_move_the_window_on(httpd_factory, tmp_path, provider):
+    """IDSessionRevokeGrace 2: the old token of a reset in second t0 is refused from
+    t0 + 2.  A second reset with it at t0 + 1 (a login form sent twice) must not move
+    that on to t0 + 3: an entry already on the list keeps its earlier start.  Real time:
+    the server's times are whole seconds of the same clock."""
+    redis = None
+    if provider == "redis":
+        if not REDIS.exists():
+            pytest.skip("redis-server is missing; `make test` installs it")
+        redis = RedisServer(tmp_path).start()
+    try:
+        h = make_server(httpd_factory, provider, 2, "window-" + provider, redis=redis)
+        for _ in range(3):          # the first reset must fall in one known second
+            old = new_session(h)
+            t0 = int(time.time()) + 1
+            wait_until(t0)
+            reset(h, old)
+            if int(time.time()) == t0:
+                break
+        else:
+            pytest.fail("a reset never completed within the second it began")
+        wait_until(t0 + 1)
+        assert_kept(h, old)
+        reset(h, old)
+        wait_until(t0 + 2)
+        assert_revoked(h, old)
+    finally:
+        if redis:
+            redis.stop()
 
 
 def test_app_rotation_revokes_old_token(servers):

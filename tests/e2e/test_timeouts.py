@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from idshttpd import (wait_file_line, REPO, UNSET, log_id, one_cookie, cache_control, signed,
+from idshttpd import (wait_file_line, wait_until, REPO, UNSET, log_id, one_cookie, cache_control, signed,
                       signed_by, stamp)
 
 NAME = "_session"
@@ -123,13 +123,6 @@ def snippet():
 
 
 STAMP_TIMES = snippet()
-
-
-def wait_until(t):
-    """Wait for the wall clock to pass t (Unix seconds): the server's times are whole
-    seconds of the same clock."""
-    while time.time() < t:
-        time.sleep(min(0.05, max(0.0, t - time.time())))
 
 
 def split(value):
