@@ -787,11 +787,15 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     if (ids_have_cache) {
         out->no_cache = 1;
     }
-    if (r != out && out->sent_bodyct) {
+    if (out->sent_bodyct) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IDS_LOGNO(00002)
-                      "session token minted in a subrequest after %s had "
-                      "sent its headers; the cookie is lost: turn IDSession "
-                      "On for the main request", out->uri);
+                      "session token minted %s after %s had sent its "
+                      "headers; the cookie is lost: %s",
+                      r != out ? "in a subrequest" : "for a module",
+                      ap_escape_logitem(r->pool, out->uri),
+                      r != out ? "turn IDSession On for the main request"
+                               : "call idsession_get_token() before the "
+                                 "response starts");
     }
 }
 
@@ -1980,7 +1984,7 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
 static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
                        const char *token)
 {
-    request_rec *root = ids_chain_root(r);
+    request_rec *root = ids_chain_root(r), *m;
 
     ids_revoke_replaced(r, st, c);
     st->token = token;
@@ -1999,6 +2003,23 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
     }
     ids_send_cookie(r, st, c);
     ids_set_token_vars(r, st, st->key);
+    if (c->header && *c->header) {
+        ids_publish_header(r, st, c);
+    }
+    /* A subrequest's reset is the whole chain's: the requests it runs
+     * inside read their variables afterwards (SSI, the access log). */
+    for (m = r->main; m; m = m->main) {
+        const ids_dir_conf *mc = ids_conf(m);
+
+        if (!ids_rules_accept(m, st, mc)) {
+            ids_withhold(m, st, mc);
+            continue;
+        }
+        ids_set_token_vars(m, st, ids_key_under(st, mc));
+        if (mc->header && *mc->header) {
+            ids_publish_header(m, st, mc);
+        }
+    }
 }
 
 /* A fresh token for this response; NULL when the random source failed. */
@@ -2825,9 +2846,20 @@ static const char *idsession_get_token(request_rec *r)
 static const char *idsession_reset_token(request_rec *r)
 {
     const ids_dir_conf *c = ids_conf(r);
-    const char *why = ids_reset_refusal(r, c);
+    const char *why;
     const char *token;
 
+    /* Its Set-Cookie could not reach the client, which would keep the
+     * old token; with a store that one would then be revoked. */
+    if (ids_response_req(r)->sent_bodyct) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, IDS_LOGNO(00024)
+                      "idsession_reset_token() called after the response "
+                      "to %s had sent its headers: the session was NOT "
+                      "reset; call it before the response starts",
+                      ap_escape_logitem(r->pool, ids_response_req(r)->uri));
+        return NULL;
+    }
+    why = ids_reset_refusal(r, c);
     if (why) {
         ids_reset_refused(r, why);
         return NULL;

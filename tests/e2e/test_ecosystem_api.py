@@ -4,7 +4,7 @@ idsession_get_token and idsession_reset_token, used by tests/mod/mod_idsession_t
 
 import pytest
 
-from ecosystem import TESTMOD, TESTMOD_LOAD, SIGNED_RE, log_id, need
+from ecosystem import ECHO_CGI, TESTMOD, TESTMOD_LOAD, SIGNED_RE, log_id, need
 from idshttpd import ENV_CGI, UNSET, token, token_re
 
 TOK = token_re(32)
@@ -227,3 +227,64 @@ def test_functions_missing_without_mod_idsession(httpd_factory):
     r = h.curl("/t")
     assert r.status == 500
     assert r.set_cookies() == []
+
+
+# ---- at odd times: after the headers, inside a subrequest, in a fixup -----------------------
+
+ODD_CONF = TESTMOD_LOAD + """
+IDSessionStore "shmcb:@ROOT@/run/api(100000)"
+IDSessionRevokeGrace 0
+<Location /api>
+    IDSession On
+    SetHandler idsession-test
+</Location>
+# A module's fixup resets here (IDS_TEST_FIXUP_RESET), after the token went into the header.
+<Directory "@DOCROOT@/fx">
+    IDSession On
+    IDSessionHeader X-Session-Token
+    SetEnv IDS_TEST_FIXUP_RESET 1
+</Directory>
+"""
+
+
+@pytest.fixture(scope="module")
+def odd(httpd_module_factory):
+    need(TESTMOD, "run `make` for tests/mod/.libs/mod_idsession_test.so")
+    h = httpd_module_factory(conf=ODD_CONF, modules=["socache_shmcb"], cgi=True,
+                             start=False, name="api-odd")
+    h.write_cgi("fx/echo.cgi", ECHO_CGI)
+    return h.start()
+
+
+def test_reset_after_the_headers_were_sent_fails_and_keeps_the_session(odd):
+    """The new cookie could not reach the client: the reset returns NULL, logs why, and
+    neither rotates nor revokes, so the client's token stays its session."""
+    odd.expect_log(r"\[idsession:error\].*IDS00024: idsession_reset_token\(\) called after "
+                   r"the response to /api had sent its headers")
+    t = token()
+    r = odd.curl("/api?late=1", cookie_header="_session=" + t)
+    assert r.status == 200, r
+    b, resets = body(r)
+    assert b["token"] == t and resets == ["<NULL>"] and b["after"] == t
+    assert r.set_cookies() == []
+    again = odd.curl("/api", cookie_header="_session=" + t)
+    assert body(again)[0]["token"] == t and again.set_cookies() == []
+
+
+def test_reset_in_a_subrequest_is_the_main_requests_too(odd):
+    t = token()
+    r = odd.curl("/api?sub=1", cookie_header="_session=" + t)
+    b, _ = body(r)
+    c = one_cookie(r)
+    assert c.value != t
+    assert b["note"] == c.value and b["main_env"] == c.value and b["new"] == "1"
+    assert b["log_id"] == log_id(c.value)
+
+
+def test_reset_in_a_fixup_moves_the_header_too(odd):
+    t = token()
+    r = odd.curl("/fx/echo.cgi", cookie_header="_session=" + t)
+    e = r.env()
+    c = one_cookie(r)
+    assert c.value != t
+    assert e["SESSION_TOKEN"] == c.value and e["HTTP_X_SESSION_TOKEN"] == c.value, e

@@ -16,6 +16,14 @@
  *                        after=<idsession_get_token(r)>
  * GET /api?other=1&...   first adds a Set-Cookie of its own (other=1), which
  *                        the resets must leave alone
+ * GET /api?late=1        sends the headers (a flush) before it resets, which
+ *                        must fail: prints reset=<NULL> and the token after
+ * GET /api?sub=1         runs a subrequest for /api/sub?reset=1 first (a
+ *                        reset inside it), then prints main_env=<its
+ *                        environment's SESSION_TOKEN> beside the notes
+ * SetEnv IDS_TEST_FIXUP_RESET 1 in a section: a fixup after mod_idsession's
+ *                        resets the token there (as a single sign-on module
+ *                        might at login) and notes it as IDS_TEST_RESET
  * Every answer also prints note=<r->notes SESSION_TOKEN> and
  * new=<r->notes SESSION_TOKEN_NEW>, as the module left them.  When
  * mod_idsession is not loaded the functions are missing: 500.
@@ -25,6 +33,7 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
 
@@ -73,7 +82,7 @@ static const char *ids_test_note(const request_rec *r, const char *name)
 
 static int ids_test_handler(request_rec *r)
 {
-    const char *token, *after = NULL;
+    const char *token, *after = NULL, *sub_env = NULL;
     const char *resets[IDS_TEST_MAX_RESETS];
     int i, n;
 
@@ -107,10 +116,33 @@ static int ids_test_handler(request_rec *r)
     if (n > 0) {
         after = ids_get_token(r);
     }
+    if (ids_test_arg(r, "sub")) {
+        request_rec *sub = ap_sub_req_lookup_uri("/api/sub?reset=1", r,
+                                                 r->output_filters);
+
+        if (sub->status == HTTP_OK) {
+            ap_run_sub_req(sub);
+        }
+        ap_destroy_sub_req(sub);
+        sub_env = apr_table_get(r->subprocess_env, "SESSION_TOKEN");
+    }
 
     ap_set_content_type(r, "text/plain");
     if (r->header_only) {
         return OK;
+    }
+    if (ids_test_arg(r, "late")) {
+        const char *late;
+
+        ap_rprintf(r, "token=%s\n", token);
+        ap_rflush(r);
+        late = ids_reset_token(r);
+        ap_rprintf(r, "reset=%s\n", late ? late : "<NULL>");
+        ap_rprintf(r, "after=%s\n", ids_get_token(r));
+        return OK;
+    }
+    if (r->main) {
+        return OK;          /* /api/sub: the reset is all it is for */
     }
     ap_rprintf(r, "token=%s\n", token);
     for (i = 0; i < n; i++) {
@@ -122,7 +154,22 @@ static int ids_test_handler(request_rec *r)
     ap_rprintf(r, "note=%s\n", ids_test_note(r, "SESSION_TOKEN"));
     ap_rprintf(r, "new=%s\n", ids_test_note(r, "SESSION_TOKEN_NEW"));
     ap_rprintf(r, "log_id=%s\n", ids_test_note(r, "SESSION_LOG_ID"));
+    if (sub_env) {
+        ap_rprintf(r, "main_env=%s\n", sub_env);
+    }
     return OK;
+}
+
+/* After mod_idsession's fixups: a reset before the handler runs. */
+static int ids_test_fixup(request_rec *r)
+{
+    if (ids_reset_token && r->main == NULL
+        && apr_table_get(r->subprocess_env, "IDS_TEST_FIXUP_RESET")) {
+        const char *t = ids_reset_token(r);
+
+        apr_table_setn(r->notes, "IDS_TEST_RESET", t ? t : "<NULL>");
+    }
+    return DECLINED;
 }
 
 static void ids_test_register_hooks(apr_pool_t *p)
@@ -130,6 +177,7 @@ static void ids_test_register_hooks(apr_pool_t *p)
     ap_hook_optional_fn_retrieve(ids_test_retrieve, NULL, NULL,
                                  APR_HOOK_MIDDLE);
     ap_hook_handler(ids_test_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(ids_test_fixup, NULL, NULL, APR_HOOK_LAST);
 }
 
 module AP_MODULE_DECLARE_DATA idsession_test_module = {
