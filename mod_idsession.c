@@ -1363,10 +1363,35 @@ static void ids_unset_where(apr_table_t *t, ids_key_match match,
  * included, and the HTTP_X_TOKEN variables made of a copy before: an SSI
  * page's subrequests and an internal redirect start from its
  * environment. */
+/* Takes name off the request's Connection list: mod_proxy_http drops each
+ * header a client names there, the one this module sets included. */
+static void ids_unlist_connection(request_rec *r, const char *name)
+{
+    const char *v = apr_table_get(r->headers_in, "Connection"), *out = NULL;
+    char *item, *last;
+
+    if (v == NULL || !ap_find_token(r->pool, v, name)) {
+        return;
+    }
+    for (item = apr_strtok(apr_pstrdup(r->pool, v), ", \t", &last); item;
+         item = apr_strtok(NULL, ", \t", &last)) {
+        if (strcasecmp(item, name) != 0) {
+            out = out ? apr_pstrcat(r->pool, out, ", ", item, NULL) : item;
+        }
+    }
+    if (out) {
+        apr_table_setn(r->headers_in, "Connection", out);
+    }
+    else {
+        apr_table_unset(r->headers_in, "Connection");
+    }
+}
+
 static IDS_NOINLINE void ids_strip_header(request_rec *r, const char *name)
 {
     ids_unset_where(r->headers_in, ids_same_header, name);
     ids_unset_where(r->subprocess_env, ids_is_header_var, name);
+    ids_unlist_connection(r, name);
 }
 
 /* 1 if k (REDIRECT_ copies included) is one of the variables this module

@@ -187,6 +187,17 @@ def test_client_header_twice_replaced(front):
     assert backend_env(r)["HTTP_X_SESSION_TOKEN"] == t
 
 
+@pytest.mark.parametrize("listed", ["X-Session-Token", "keep-alive, x-session-token"])
+def test_client_cannot_drop_the_header_through_connection(front, listed):
+    # mod_proxy_http drops every header the client names in Connection, and the module's
+    # own would go with it: the backend must still see the token, and the rest of the
+    # list stays.
+    t = token()
+    r = front.get_raw("/p/x", [b"Cookie: _session=" + t.encode(),
+                               b"Connection: " + listed.encode()])
+    assert backend_env(r)["HTTP_X_SESSION_TOKEN"] == t
+
+
 def test_client_header_with_a_valid_token_still_replaced(front):
     # Even a well-formed token in the header is not the session: the cookie is.
     t, other = token(), token()
