@@ -35,10 +35,12 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # policy-rc.d keeps the packages' services from starting on port 80.
 policy=/usr/sbin/policy-rc.d
-created=
 if [ ! -e $policy ]; then
-    printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy && created=1
+    # Gone however the script ends (Ctrl-C in apt-get included): left behind,
+    # it would keep every service on the machine from starting.
+    trap 'rm -f $policy' EXIT
+    trap 'exit 130' INT TERM
+    printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy
 fi
 apt-get install -y -qq --no-install-recommends $missing >&2 || rc=$?
-[ -n "$created" ] && rm -f $policy
 exit ${rc:-0}
