@@ -202,6 +202,8 @@ typedef struct {
     apr_int64_t created;        /* the stamp's times, Unix seconds */
     apr_int64_t renewed;
     apr_int64_t expires;        /* SESSION_EXPIRES */
+    apr_int64_t end_idle;       /* ... under these timeouts */
+    apr_int64_t end_life;
     const char *created_s;      /* SESSION_CREATED and SESSION_EXPIRES */
     const char *expires_s;
     const char *expired;        /* SESSION_EXPIRED: "idle", "lifetime" or
@@ -708,6 +710,8 @@ static void ids_set_times(apr_pool_t *p, ids_state *st, const ids_dir_conf *c)
     char *buf = apr_palloc(p, 2 * IDS_NUM_CHARS);
 
     st->expires = ids_session_end(c, st->created, st->renewed, &why);
+    st->end_idle = c->idle_timeout;
+    st->end_life = c->max_lifetime;
     st->created_s = ids_num(buf, st->created);
     st->expires_s = ids_num(buf + IDS_NUM_CHARS, st->expires);
 }
@@ -1294,10 +1298,30 @@ static IDS_NOINLINE void ids_publish_header(request_rec *r, ids_state *st,
     }
 }
 
+/* SESSION_EXPIRES where a chain reaches other timeouts than those the
+ * session's end was worked out under (an ErrorDocument, an SSI include). */
+static IDS_NOINLINE void ids_publish_end(request_rec *r, const ids_state *st,
+                                         const ids_dir_conf *c)
+{
+    const char *why, *v;
+    apr_int64_t end = ids_session_end(c, st->created, st->renewed, &why);
+
+    if (end != st->expires) {
+        v = ids_num(apr_palloc(r->pool, IDS_NUM_CHARS), end);
+        apr_table_setn(r->notes, IDS_ENV_EXPIRES, v);
+        apr_table_setn(r->subprocess_env, IDS_ENV_EXPIRES, v);
+    }
+}
+
 static APR_INLINE void ids_publish(request_rec *r, ids_state *st,
                                    const ids_dir_conf *c)
 {
     ids_set_token_vars(r, st, ids_key_under(st, c));
+    if (st->timed && (c->idle_timeout != st->end_idle
+                      || c->max_lifetime != st->end_life)
+        && ids_timed(c)) {
+        ids_publish_end(r, st, c);
+    }
     if (st->next && st->app) {
         apr_table_setn(r->notes, IDS_ENV_NEXT, st->next);
         apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
@@ -1706,6 +1730,8 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
         ids_put_found_times(st, ids_session_end(c, st->created,
                                                 st->renewed, &why));
     }
+    st->end_idle = c->idle_timeout;
+    st->end_life = c->max_lifetime;
     return st;
 }
 

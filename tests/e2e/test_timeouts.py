@@ -570,3 +570,49 @@ def test_rate_limited_messages_do_not_hide_each_other(httpd_factory):
     lines = h.log_lines()
     assert [l for l in lines if "IDSession-Reset: 1 in the response" in l], lines
     assert [l for l in lines if "no IDSessionSecret" in l], lines
+
+
+# ---- a chain that crosses into other timeouts -------------------------------------------
+
+CHAIN_CONF = """
+IDSessionSecret %s
+<Location /ca>
+    IDSession On
+    IDSessionIdleTimeout 600
+</Location>
+<Directory "@DOCROOT@/ca">
+    Options +Includes
+    AddOutputFilter INCLUDES .shtml
+    ErrorDocument 404 /cb/env.cgi
+</Directory>
+<Location /cb>
+    IDSession On
+    IDSessionIdleTimeout 600
+    IDSessionMaxLifetime 100
+</Location>
+""" % S1
+
+
+@pytest.fixture(scope="module")
+def chain(httpd_module_factory):
+    h = httpd_module_factory(conf=CHAIN_CONF, cgi=True, modules=["include"], start=False,
+                             name="timeout-chain")
+    for d in ("ca", "cb"):
+        h.write_cgi(d + "/env.cgi", ENV)
+    h.write("ca/page.shtml", '<!--#include virtual="/cb/env.cgi" -->\n')
+    return h.start()
+
+
+@pytest.mark.parametrize("path", ["/cb/env.cgi", "/ca/missing", "/ca/page.shtml"],
+                         ids=["direct", "error-document", "ssi-include"])
+def test_chain_expires_under_the_sections_own_timeouts(chain, path):
+    """/cb's IDSessionMaxLifetime 100 ends the session at created + 100, and /cb says so,
+    also when an ErrorDocument or an SSI include of /ca reaches it, where the session's
+    end was first worked out under /ca's idle timeout alone (renewed + 600)."""
+    now = int(time.time())
+    tok = signed(S1)
+    r = chain.curl(path, cookie_header=NAME + "=" + tok + "."
+                   + stamp(S1, tok, now - 10, now - 10))
+    env = dict(l.split("=", 1) for l in r.body.splitlines() if "=" in l)
+    assert env["SESSION_TOKEN"] == tok, env
+    assert env["SESSION_EXPIRES"] == str(now - 10 + 100), env
