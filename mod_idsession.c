@@ -204,6 +204,9 @@ typedef struct {
     apr_int64_t expires;        /* SESSION_EXPIRES */
     apr_int64_t end_idle;       /* ... under these timeouts */
     apr_int64_t end_life;
+    const char *stamp;          /* the cookie's stamp, as the client sent
+                                 * it (IDS_STAMP_CHARS); NULL: none */
+    apr_uint64_t stamp_now;     /* the time it was checked at */
     const char *created_s;      /* SESSION_CREATED and SESSION_EXPIRES */
     const char *expires_s;
     const char *expired;        /* SESSION_EXPIRED: "idle", "lifetime" or
@@ -218,6 +221,7 @@ typedef struct {
      * had (ids_key_under): one verification for its check and its
      * variable. */
     const ids_keyring *other_ring;
+    int other_timed;            /* ... whose section had timeouts */
     int other_key;
 } ids_state;
 
@@ -870,18 +874,30 @@ static void ids_set_rules(ids_state *st, const ids_dir_conf *c)
 
 /* SESSION_KEY_INDEX where c applies: the chain's where c has the chain's
  * secrets; else the position in c's list of the secret that verifies the
- * token's tag (an internal redirect or subrequest into a section that
- * lists them otherwise), -1 if none does; -1 where c has no secret. */
+ * token's tag, and with timeouts there the stamp the client sent too, the
+ * larger of the two (an internal redirect or subrequest into a section
+ * that lists them otherwise); -1 if none does, or where c has no secret. */
 static IDS_NOINLINE int ids_key_under_other(ids_state *st,
                                             const ids_dir_conf *c)
 {
     if (!ids_signed(c)) {
         return -1;
     }
-    if (st->other_ring != c->ring) {
-        st->other_key = ids_token_verify(st->token, strlen(st->token),
-                                         st->rule_nbytes, c->ring);
+    if (st->other_ring != c->ring || st->other_timed != ids_timed(c)) {
+        apr_size_t len = strlen(st->token);
+        int key = ids_token_verify(st->token, len, st->rule_nbytes, c->ring);
+
+        if (key >= 0 && st->stamp && ids_timed(c)) {
+            apr_uint64_t created, renewed;
+            int sk = ids_stamp_verify(st->stamp, IDS_STAMP_CHARS, st->token,
+                                      len, c->ring, st->stamp_now, &created,
+                                      &renewed);
+
+            key = sk < 0 ? -1 : sk > key ? sk : key;
+        }
+        st->other_key = key;
         st->other_ring = c->ring;
+        st->other_timed = ids_timed(c);
     }
     return st->other_key;
 }
@@ -1640,13 +1656,24 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
                                   const char *key)
 {
     apr_size_t tlen = s->timed ? ids_token_len(s->nbytes, 1) : s->vlen;
+    int stamped = s->timed && s->vlen == tlen + 1 + IDS_STAMP_CHARS;
     ids_state *st = ids_state_new(root, tlen + 1 + IDS_STORE_KEY_CHARS + 1
                                         + IDS_LOG_ID_CHARS + 1
-                                        + (s->timed ? 2 * IDS_NUM_CHARS : 0));
+                                        + (s->timed ? 2 * IDS_NUM_CHARS : 0)
+                                        + (stamped ? IDS_STAMP_CHARS : 0));
     char *buf = (char *)(st + 1), *k = buf + tlen + 1;
 
     memcpy(buf, s->v, tlen);
     buf[tlen] = '\0';
+    /* For a section of the chain with other secrets (ids_key_under). */
+    if (stamped) {
+        char *at = k + IDS_STORE_KEY_CHARS + 1 + IDS_LOG_ID_CHARS + 1
+                   + 2 * IDS_NUM_CHARS;
+
+        memcpy(at, s->v + tlen + 1, IDS_STAMP_CHARS);
+        st->stamp = at;
+        st->stamp_now = s->now;
+    }
     if (key) {
         memcpy(k, key, IDS_STORE_KEY_CHARS + 1);
     }
@@ -2040,6 +2067,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
     ids_revoke_replaced(r, st, c);
     st->token = token;
     st->other_ring = NULL;
+    st->stamp = NULL;           /* the new session's is not the client's */
     ids_set_keys(root->pool, st);
     ids_set_rules(st, c);
     st->key = ids_signed(c) ? 0 : -1;

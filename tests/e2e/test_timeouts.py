@@ -25,7 +25,7 @@ ENV = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
 for v in SESSION_TOKEN SESSION_TOKEN_NEW SESSION_LOG_ID SESSION_STORE_KEY \\
          SESSION_CREATED SESSION_EXPIRES SESSION_EXPIRED REDIRECT_SESSION_TOKEN \\
-         SCRIPT_NAME; do
+         SESSION_KEY_INDEX SCRIPT_NAME; do
     eval "printf '%s=%s\\n' $v \\"\\${$v-<unset>}\\""
 done
 """
@@ -590,14 +590,38 @@ IDSessionSecret %s
     IDSessionIdleTimeout 600
     IDSessionMaxLifetime 100
 </Location>
-""" % S1
+# Other lists of secrets along a chain: /ka knows S1 and S2, /kb only S2, /kc S2 then S1.
+<Location /ka>
+    IDSession On
+    IDSessionSecret %s
+    IDSessionSecret %s
+    IDSessionIdleTimeout 600
+</Location>
+<Directory "@DOCROOT@/ka">
+    ErrorDocument 404 /kb/env.cgi
+</Directory>
+<Directory "@DOCROOT@/ka/c">
+    ErrorDocument 404 /kc/env.cgi
+</Directory>
+<Location /kb>
+    IDSession On
+    IDSessionSecret %s
+    IDSessionIdleTimeout 600
+</Location>
+<Location /kc>
+    IDSession On
+    IDSessionSecret %s
+    IDSessionSecret %s
+    IDSessionIdleTimeout 600
+</Location>
+""" % (S1, S1, S2, S2, S2, S1)
 
 
 @pytest.fixture(scope="module")
 def chain(httpd_module_factory):
     h = httpd_module_factory(conf=CHAIN_CONF, cgi=True, modules=["include"], start=False,
                              name="timeout-chain")
-    for d in ("ca", "cb"):
+    for d in ("ca", "cb", "ka", "ka/c", "kb", "kc"):
         h.write_cgi(d + "/env.cgi", ENV)
     h.write("ca/page.shtml", '<!--#include virtual="/cb/env.cgi" -->\n')
     return h.start()
@@ -616,3 +640,36 @@ def test_chain_expires_under_the_sections_own_timeouts(chain, path):
     env = dict(l.split("=", 1) for l in r.body.splitlines() if "=" in l)
     assert env["SESSION_TOKEN"] == tok, env
     assert env["SESSION_EXPIRES"] == str(now - 10 + 100), env
+
+
+def s2_tag_s1_stamp():
+    """A cookie whose tag S2 signs and whose stamp S1 signs, both ten seconds old."""
+    now = int(time.time())
+    tok = signed(S2)
+    return tok, tok + "." + stamp(S1, tok, now - 10, now - 10)
+
+
+@pytest.mark.parametrize("path", ["/kb/env.cgi", "/ka/missing"],
+                         ids=["direct", "error-document"])
+def test_chain_checks_the_stamp_under_the_sections_own_secrets(chain, path):
+    """/kb knows only S2: a stamp that only S1 verifies is refused there, also when an
+    ErrorDocument of /ka (which knows both) reaches it: a secret taken out of a section
+    stops the stamps it signed, however the request gets there.  Asked directly, /kb
+    mints a new token; reached through the chain, it is handed none (as for any token
+    its rules refuse)."""
+    tok, v = s2_tag_s1_stamp()
+    env = chain.curl(path, cookie_header=NAME + "=" + v).env()
+    if path == "/kb/env.cgi":
+        assert env["SESSION_TOKEN"] != tok and env["SESSION_TOKEN_NEW"] == "1", env
+    else:
+        assert env["SESSION_TOKEN"] == UNSET and env["SESSION_KEY_INDEX"] == UNSET, env
+
+
+@pytest.mark.parametrize("path", ["/kc/env.cgi", "/ka/c/missing"],
+                         ids=["direct", "error-document"])
+def test_chain_key_index_counts_the_stamp(chain, path):
+    """/kc lists S2 then S1: the stamp needs S1, so SESSION_KEY_INDEX is 1, the oldest
+    secret the cookie needs, also through /ka's ErrorDocument."""
+    tok, v = s2_tag_s1_stamp()
+    env = chain.curl(path, cookie_header=NAME + "=" + v).env()
+    assert env["SESSION_TOKEN"] == tok and env["SESSION_KEY_INDEX"] == "1", env
