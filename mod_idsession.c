@@ -795,15 +795,15 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     if (ids_have_cache) {
         out->no_cache = 1;
     }
-    if (out->sent_bodyct) {
+    /* Only for a subrequest: a main request's body may have begun
+     * (mod_proxy says so before its first pass) while its headers, with
+     * this cookie, are still to go. */
+    if (r != out && out->sent_bodyct) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IDS_LOGNO(00002)
-                      "session token minted %s after %s had sent its "
-                      "headers; the cookie is lost: %s",
-                      r != out ? "in a subrequest" : "for a module",
-                      ap_escape_logitem(r->pool, out->uri),
-                      r != out ? "turn IDSession On for the main request"
-                               : "call idsession_get_token() before the "
-                                 "response starts");
+                      "session token minted in a subrequest after %s had "
+                      "sent its headers; the cookie is lost: turn IDSession "
+                      "On for the main request",
+                      ap_escape_logitem(r->pool, out->uri));
     }
 }
 
@@ -2928,13 +2928,14 @@ static const char *idsession_reset_token(request_rec *r)
     const char *why;
     const char *token;
 
-    /* Its Set-Cookie could not reach the client, which would keep the
-     * old token; with a store that one would then be revoked. */
+    /* Once the body has begun (httpd's own test for sent headers), the
+     * Set-Cookie may not reach the client, which would keep the old token;
+     * with a store that one would then be revoked. */
     if (ids_response_req(r)->sent_bodyct) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, IDS_LOGNO(00024)
                       "idsession_reset_token() called after the response "
-                      "to %s had sent its headers: the session was NOT "
-                      "reset; call it before the response starts",
+                      "to %s had begun: the session was NOT reset; call "
+                      "it before the response starts",
                       ap_escape_logitem(r->pool, ids_response_req(r)->uri));
         return NULL;
     }

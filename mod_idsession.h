@@ -22,8 +22,8 @@
 /**
  * The request's session token: the client's well-formed one, or a new one
  * (with its Set-Cookie) when there is none, also where IDSession is Off.
- * A token minted after the response sent its headers never reaches the
- * client (logged as IDS00002): call it before the response starts.
+ * A token minted once the response has begun its body may never reach
+ * the client: call it before the response starts.
  * @return the token, or NULL when the random source failed or the
  *         location's rules are stricter than those the request chain's
  *         token was read under.
@@ -36,10 +36,10 @@ APR_DECLARE_OPTIONAL_FN(const char *, idsession_get_token, (request_rec *r));
  * does.  SESSION_TOKEN in r->notes becomes the new token, in the main
  * request too when r is a subrequest, and so does IDSessionHeader.  A
  * request that IDSessionResetFrom refuses (cross-site) is not reset, nor
- * one whose response has sent its headers.
+ * one whose response has begun its body (r->sent_bodyct).
  * @return the new token, or NULL when the request was refused as
- *         cross-site (logged at info; answer 403), the response had sent
- *         its headers (logged as IDS00024; nothing was reset or revoked),
+ *         cross-site (logged at info; answer 403), the response had begun
+ *         its body (logged as IDS00024; nothing was reset or revoked),
  *         or the random source failed (answer 500).
  */
 APR_DECLARE_OPTIONAL_FN(const char *, idsession_reset_token, (request_rec *r));
