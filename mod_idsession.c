@@ -1656,24 +1656,13 @@ static APR_INLINE ids_state *ids_state_found(request_rec *root, const ids_scan *
                                   const char *key)
 {
     apr_size_t tlen = s->timed ? ids_token_len(s->nbytes, 1) : s->vlen;
-    int stamped = s->timed && s->vlen == tlen + 1 + IDS_STAMP_CHARS;
     ids_state *st = ids_state_new(root, tlen + 1 + IDS_STORE_KEY_CHARS + 1
                                         + IDS_LOG_ID_CHARS + 1
-                                        + (s->timed ? 2 * IDS_NUM_CHARS : 0)
-                                        + (stamped ? IDS_STAMP_CHARS : 0));
+                                        + (s->timed ? 2 * IDS_NUM_CHARS : 0));
     char *buf = (char *)(st + 1), *k = buf + tlen + 1;
 
     memcpy(buf, s->v, tlen);
     buf[tlen] = '\0';
-    /* For a section of the chain with other secrets (ids_key_under). */
-    if (stamped) {
-        char *at = k + IDS_STORE_KEY_CHARS + 1 + IDS_LOG_ID_CHARS + 1
-                   + 2 * IDS_NUM_CHARS;
-
-        memcpy(at, s->v + tlen + 1, IDS_STAMP_CHARS);
-        st->stamp = at;
-        st->stamp_now = s->now;
-    }
     if (key) {
         memcpy(k, key, IDS_STORE_KEY_CHARS + 1);
     }
@@ -1746,6 +1735,17 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
                 && now - st->renewed >= ids_renew_interval(c);
     }
     st->timed = 1;
+    /* For a section of the chain with other secrets (ids_key_under): the
+     * root's own Cookie header lives as long as st; a subrequest's copy
+     * of it may not. */
+    if (s->stamped) {
+        const char *sp = s->v + s->vlen - IDS_STAMP_CHARS;
+
+        st->stamp = r == ids_chain_root(r)
+                    ? sp : apr_pmemdup(ids_chain_root(r)->pool, sp,
+                                       IDS_STAMP_CHARS);
+        st->stamp_now = s->now;
+    }
     if (renew) {
         ids_count(IDS_C_RENEWED);
         st->renewed = now;
