@@ -206,7 +206,6 @@ typedef struct {
     apr_int64_t end_life;
     const char *stamp;          /* the cookie's stamp, as the client sent
                                  * it (IDS_STAMP_CHARS); NULL: none */
-    apr_uint64_t stamp_now;     /* the time it was checked at */
     const char *created_s;      /* SESSION_CREATED and SESSION_EXPIRES */
     const char *expires_s;
     const char *expired;        /* SESSION_EXPIRED: "idle", "lifetime" or
@@ -759,6 +758,7 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     const char *name = nm->s, *value;
     apr_size_t vlen;
     ids_cookie_attrs a;
+    int dynamic_age;
 
     /* out->pool, not r->pool: r may be a subrequest that dies first. */
     if (st->cookie) {
@@ -770,14 +770,10 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     value = ids_cookie_value(out->pool, st, c, &vlen);
     /* A browser need not keep a cookie the server will refuse: unless
      * IDSessionCookieMaxAge says otherwise, until the session ends, and a
-     * grace in which a return is told SESSION_EXPIRED. */
-    if (st->timed && c->max_age == IDS_UNSET) {
-        ids_cookie_attrs_for(r, c, &a);
-        a.max_age = st->expires - apr_time_sec(r->request_time)
-                    + IDS_EXPIRED_GRACE;
-        st->cookie = ids_set_cookie(out->pool, name, value, &a);
-    }
-    else if (c->tail) {
+     * grace in which a return is told SESSION_EXPIRED.  That Max-Age
+     * changes; other attributes were written at startup (c->tail). */
+    dynamic_age = st->timed && c->max_age == IDS_UNSET;
+    if (c->tail && !dynamic_age) {
         int h = c->tail->by_scheme && ids_is_https(ap_http_scheme(r));
 
         st->cookie = ids_cookie_join(out->pool, name, nm->len, value, vlen,
@@ -785,6 +781,10 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     }
     else {
         ids_cookie_attrs_for(r, c, &a);
+        if (dynamic_age) {
+            a.max_age = st->expires - apr_time_sec(r->request_time)
+                        + IDS_EXPIRED_GRACE;
+        }
         st->cookie = ids_set_cookie(out->pool, name, value, &a);
     }
     st->cookie_name = r->pool == out->pool ? name
@@ -877,7 +877,7 @@ static void ids_set_rules(ids_state *st, const ids_dir_conf *c)
  * token's tag, and with timeouts there the stamp the client sent too, the
  * larger of the two (an internal redirect or subrequest into a section
  * that lists them otherwise); -1 if none does, or where c has no secret. */
-static IDS_NOINLINE int ids_key_under_other(ids_state *st,
+static IDS_NOINLINE int ids_key_under_other(request_rec *r, ids_state *st,
                                             const ids_dir_conf *c)
 {
     if (!ids_signed(c)) {
@@ -889,9 +889,11 @@ static IDS_NOINLINE int ids_key_under_other(ids_state *st,
 
         if (key >= 0 && st->stamp && ids_timed(c)) {
             apr_uint64_t created, renewed;
+            /* A chain's requests share the time the stamp was read at. */
             int sk = ids_stamp_verify(st->stamp, IDS_STAMP_CHARS, st->token,
-                                      len, c->ring, st->stamp_now, &created,
-                                      &renewed);
+                                      len, c->ring,
+                                      (apr_uint64_t)apr_time_sec(r->request_time),
+                                      &created, &renewed);
 
             key = sk < 0 ? -1 : sk > key ? sk : key;
         }
@@ -902,9 +904,10 @@ static IDS_NOINLINE int ids_key_under_other(ids_state *st,
     return st->other_key;
 }
 
-static APR_INLINE int ids_key_under(ids_state *st, const ids_dir_conf *c)
+static APR_INLINE int ids_key_under(request_rec *r, ids_state *st,
+                                    const ids_dir_conf *c)
 {
-    return c->ring == st->rule_ring ? st->key : ids_key_under_other(st, c);
+    return c->ring == st->rule_ring ? st->key : ids_key_under_other(r, st, c);
 }
 
 /* 1 if the chain's token is as strong as c's rules demand: at least as
@@ -932,7 +935,7 @@ static int ids_rules_accept(request_rec *r, ids_state *st,
     if (c->ring == st->rule_ring || !ids_signed(c)) {
         return 1;
     }
-    return ids_key_under(st, c) >= 0;
+    return ids_key_under(r, st, c) >= 0;
 }
 
 typedef struct {
@@ -1329,21 +1332,30 @@ static IDS_NOINLINE void ids_publish_end(request_rec *r, const ids_state *st,
     }
 }
 
-static APR_INLINE void ids_publish(request_rec *r, ids_state *st,
-                                   const ids_dir_conf *c)
+/* The session as r, under c, sees it: its variables (SESSION_EXPIRES by
+ * c's timeouts) and IDSessionHeader. */
+static APR_INLINE void ids_publish_session(request_rec *r, ids_state *st,
+                                           const ids_dir_conf *c)
 {
-    ids_set_token_vars(r, st, ids_key_under(st, c));
+    ids_set_token_vars(r, st, ids_key_under(r, st, c));
     if (st->timed && (c->idle_timeout != st->end_idle
                       || c->max_lifetime != st->end_life)
         && ids_timed(c)) {
         ids_publish_end(r, st, c);
     }
+    if (c->header && *c->header) {
+        ids_publish_header(r, st, c);
+    }
+}
+
+/* ... and the next token where the application may rotate. */
+static APR_INLINE void ids_publish(request_rec *r, ids_state *st,
+                                   const ids_dir_conf *c)
+{
+    ids_publish_session(r, st, c);
     if (st->next && st->app) {
         apr_table_setn(r->notes, IDS_ENV_NEXT, st->next);
         apr_table_setn(r->subprocess_env, IDS_ENV_NEXT, st->next);
-    }
-    if (c->header && *c->header) {
-        ids_publish_header(r, st, c);
     }
 }
 
@@ -1399,10 +1411,6 @@ static void ids_unset_where(apr_table_t *t, ids_key_match match,
     }
 }
 
-/* Removes every client copy of the token header, X_Token for X-Token
- * included, and the HTTP_X_TOKEN variables made of a copy before: an SSI
- * page's subrequests and an internal redirect start from its
- * environment. */
 /* Takes name off the request's Connection list: mod_proxy_http drops each
  * header a client names there, the one this module sets included. */
 static void ids_unlist_connection(request_rec *r, const char *name)
@@ -1427,6 +1435,10 @@ static void ids_unlist_connection(request_rec *r, const char *name)
     }
 }
 
+/* Removes every client copy of the token header, X_Token for X-Token
+ * included, and the HTTP_X_TOKEN variables made of a copy before: an SSI
+ * page's subrequests and an internal redirect start from its
+ * environment. */
 static IDS_NOINLINE void ids_strip_header(request_rec *r, const char *name)
 {
     ids_unset_where(r->headers_in, ids_same_header, name);
@@ -1554,7 +1566,7 @@ static ids_samesite ids_samesite_of(const ids_dir_conf *c)
 static int ids_cookie_withheld(request_rec *r, const ids_dir_conf *c)
 {
     const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
-    const char *mode, *dest, *origin;
+    const char *mode, *dest, *url;
 
     if (site == NULL) {
         /* Over plain HTTP browsers send no Fetch Metadata, but a form
@@ -1564,14 +1576,14 @@ static int ids_cookie_withheld(request_rec *r, const ids_dir_conf *c)
         ids_samesite ss = ids_samesite_of(c);
 
         if (r->method_number != M_GET) {
-            origin = apr_table_get(r->headers_in, "Origin");
+            url = apr_table_get(r->headers_in, "Origin");
         }
         else {
-            origin = ss == IDS_SAMESITE_STRICT
-                     ? apr_table_get(r->headers_in, "Referer") : NULL;
+            url = ss == IDS_SAMESITE_STRICT
+                  ? apr_table_get(r->headers_in, "Referer") : NULL;
         }
-        return origin && ss != IDS_SAMESITE_NONE
-               && ids_relation(r, origin) == IDS_REL_CROSS_SITE;
+        return url && ss != IDS_SAMESITE_NONE
+               && ids_relation(r, url) == IDS_REL_CROSS_SITE;
     }
     if (strcasecmp(site, "cross-site") != 0) {
         return 0;
@@ -1740,11 +1752,10 @@ static IDS_NOINLINE ids_state *ids_session_times(request_rec *r,
      * of it may not. */
     if (s->stamped) {
         const char *sp = s->v + s->vlen - IDS_STAMP_CHARS;
+        request_rec *root = ids_chain_root(r);
 
-        st->stamp = r == ids_chain_root(r)
-                    ? sp : apr_pmemdup(ids_chain_root(r)->pool, sp,
-                                       IDS_STAMP_CHARS);
-        st->stamp_now = s->now;
+        st->stamp = r == root ? sp : apr_pmemdup(root->pool, sp,
+                                                 IDS_STAMP_CHARS);
     }
     if (renew) {
         ids_count(IDS_C_RENEWED);
@@ -1889,9 +1900,9 @@ static apr_int64_t ids_revoke_until(const ids_srv_conf *sc,
 /* Puts the n log ids on the server's denylist from the Unix second from,
  * the first *done of them when the store fails (logged), with the store's
  * timeout and ids_store_revoke's flags. */
-static apr_status_t ids_revoke_ids_done(request_rec *r, const char *const *ids,
-                                        int n, apr_int64_t from,
-                                        apr_int64_t until, int flags, int *done)
+static apr_status_t ids_revoke_ids(request_rec *r, const char *const *ids,
+                                   int n, apr_int64_t from, apr_int64_t until,
+                                   int flags, int *done)
 {
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
     const char *why = "unknown error";
@@ -1902,15 +1913,6 @@ static apr_status_t ids_revoke_ids_done(request_rec *r, const char *const *ids,
         ids_store_warn(r, sc, "revoke", why, 0);
     }
     return rv;
-}
-
-/* The same within the store's timeout in all: a request's own ids. */
-static apr_status_t ids_revoke_ids(request_rec *r, const char *const *ids,
-                                   int n, apr_int64_t from, apr_int64_t until)
-{
-    int done;
-
-    return ids_revoke_ids_done(r, ids, n, from, until, 0, &done);
 }
 
 /* The token st is being replaced: refuse it everywhere once the grace
@@ -1929,12 +1931,12 @@ static void ids_revoke_replaced(request_rec *r, const ids_state *st,
     from = now + sc->grace;
     /* An entry already there started no later: a revocation, or the window
      * of an earlier rotation of this token, which must not be moved on. */
-    (void)ids_revoke_ids_done(r, &st->log_id, 1, from,
-                              ids_revoke_until(sc, ids_timed(c)
-                                                   ? c->max_lifetime : 0,
-                                               st->timed ? st->created : now,
-                                               now, from),
-                              IDS_REVOKE_EARLIER, &done);
+    (void)ids_revoke_ids(r, &st->log_id, 1, from,
+                         ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
+                                                           : 0,
+                                          st->timed ? st->created : now, now,
+                                          from),
+                         IDS_REVOKE_EARLIER, &done);
 }
 
 /* The chain's session: the client's well-formed token, or a new one with
@@ -2081,23 +2083,17 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
         ids_set_times(root->pool, st, c);
     }
     ids_send_cookie(r, st, c);
-    ids_set_token_vars(r, st, st->key);
-    if (c->header && *c->header) {
-        ids_publish_header(r, st, c);
-    }
-    /* A subrequest's reset is the whole chain's: the requests it runs
-     * inside read their variables afterwards (SSI, the access log). */
-    for (m = r->main; m; m = m->main) {
-        const ids_dir_conf *mc = ids_conf(m);
+    /* r, and the requests a subrequest runs inside, which read their
+     * variables afterwards (SSI, the access log): the reset is the whole
+     * chain's. */
+    for (m = r; m; m = m->main) {
+        const ids_dir_conf *mc = m == r ? c : ids_conf(m);
 
-        if (!ids_rules_accept(m, st, mc)) {
+        if (m != r && !ids_rules_accept(m, st, mc)) {
             ids_withhold(m, st, mc);
             continue;
         }
-        ids_set_token_vars(m, st, ids_key_under(st, mc));
-        if (mc->header && *mc->header) {
-            ids_publish_header(m, st, mc);
-        }
+        ids_publish_session(m, st, mc);
     }
 }
 
@@ -2498,7 +2494,7 @@ static IDS_NOINLINE void ids_app_revoke(request_rec *r, ids_state *st,
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
     apr_array_header_t *ids = ids_revoke_list(r, st, v);
     apr_int64_t now = apr_time_sec(r->request_time);
-    int i;
+    int i, done;
 
     if (ids == NULL || !st->app_revoke || sc->store == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IDS_LOGNO(00017)
@@ -2514,7 +2510,7 @@ static IDS_NOINLINE void ids_app_revoke(request_rec *r, ids_state *st,
                                           ids->nelts, now,
                                           ids_revoke_until(sc,
                                               st->revoke_lifetime, now, now,
-                                              now)) != APR_SUCCESS) {
+                                              now), 0, &done) != APR_SUCCESS) {
         return;
     }
     /* By value: the application may name its own session by its log id,
@@ -2864,11 +2860,11 @@ static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
     }
     ap_set_content_type(r, "application/json");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (ids_revoke_ids_done(r, (const char *const *)ids->elts, ids->nelts, now,
-                            ids_revoke_until(sc, ids_timed(c)
-                                                 ? c->max_lifetime : 0,
-                                             now, now, now),
-                            IDS_REVOKE_EACH, &done) != APR_SUCCESS) {
+    if (ids_revoke_ids(r, (const char *const *)ids->elts, ids->nelts, now,
+                       ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
+                                                         : 0,
+                                        now, now, now),
+                       IDS_REVOKE_EACH, &done) != APR_SUCCESS) {
         /* Which are on the list: the ids are written in the body's order
          * (repeating a list is safe). */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%d of %d session(s) "

@@ -514,6 +514,21 @@ static void ids_socache_unlock(ids_store *st)
     }
 }
 
+/* log_id's entry into buf (*len bytes at most, then its length), the lock
+ * held; APR_NOTFOUND when there is none. */
+static apr_status_t ids_socache_get(ids_store *st, request_rec *r,
+                                    const char *log_id, unsigned char *buf,
+                                    unsigned int *len)
+{
+    apr_status_t rv = st->prov->retrieve(st->inst, r->server,
+                                         (const unsigned char *)log_id,
+                                         IDS_LOG_ID_CHARS, buf, len, r->pool);
+
+    /* mod_socache_dbm answers a missing key with APR_EGENERAL (its fetch
+     * gives an empty datum); it logs real failures itself. */
+    return rv == APR_EGENERAL ? APR_NOTFOUND : rv;
+}
+
 static apr_status_t ids_socache_check(ids_store *st, request_rec *r,
                                       const char *log_id, apr_int64_t *from,
                                       const char **why)
@@ -527,15 +542,8 @@ static apr_status_t ids_socache_check(ids_store *st, request_rec *r,
         return APR_EAGAIN;
     }
     if ((rv = ids_socache_lock(st)) == APR_SUCCESS) {
-        rv = st->prov->retrieve(st->inst, r->server,
-                                (const unsigned char *)log_id, IDS_LOG_ID_CHARS,
-                                buf, &len, r->pool);
+        rv = ids_socache_get(st, r, log_id, buf, &len);
         ids_socache_unlock(st);
-        /* mod_socache_dbm answers a missing key with APR_EGENERAL (its
-         * fetch gives an empty datum); it logs real failures itself. */
-        if (rv == APR_EGENERAL) {
-            rv = APR_NOTFOUND;
-        }
     }
     ids_breaker_record(st, &st->brk, rv == APR_SUCCESS || rv == APR_NOTFOUND);
     if (rv == APR_SUCCESS) {
@@ -548,24 +556,14 @@ static apr_status_t ids_socache_check(ids_store *st, request_rec *r,
     return rv;
 }
 
-/* Whether log_id is on the list, the lock held (a failure counts as no:
- * the store call that follows reports it). */
-static int ids_socache_has(ids_store *st, request_rec *r, const char *log_id)
-{
-    unsigned char buf[IDS_VALUE_MAX];
-    unsigned int len = sizeof(buf) - 1;
-
-    return st->prov->retrieve(st->inst, r->server,
-                              (const unsigned char *)log_id, IDS_LOG_ID_CHARS,
-                              buf, &len, r->pool) == APR_SUCCESS;
-}
-
 static apr_status_t ids_socache_revoke(ids_store *st, request_rec *r,
                                        const char *const *log_ids, int n,
                                        apr_int64_t from, apr_int64_t until,
                                        int flags, int *done, const char **why)
 {
     char *value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, from);
+    unsigned char buf[IDS_VALUE_MAX];
+    unsigned int len;
     apr_status_t rv = APR_SUCCESS;
     int i;
 
@@ -576,8 +574,11 @@ static apr_status_t ids_socache_revoke(ids_store *st, request_rec *r,
     }
     for (i = 0; i < n && rv == APR_SUCCESS; i++) {
         if ((rv = ids_socache_lock(st)) == APR_SUCCESS) {
+            len = sizeof(buf) - 1;
+            /* A failed lookup counts as none: the store call says why. */
             if (!(flags & IDS_REVOKE_EARLIER)
-                || !ids_socache_has(st, r, log_ids[i])) {
+                || ids_socache_get(st, r, log_ids[i], buf, &len)
+                   != APR_SUCCESS) {
                 rv = st->prov->store(st->inst, r->server,
                                      (const unsigned char *)log_ids[i],
                                      IDS_LOG_ID_CHARS, apr_time_from_sec(until),

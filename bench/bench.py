@@ -127,7 +127,7 @@ H2_PATHS = ("h2 mint", "h2 hot")
 ALL_PATHS = CG_PATHS + H2_PATHS
 # The paths that send a cookie: there httpd alone is measured once per Cookie length.
 COOKIE_PATHS = ("hot", "hot/conn", "h2 hot")
-# The paths without one.
+# The paths without one: all that a mint_only variant is measured on.
 MINT_PATHS = ("mint", "h2 mint")
 ALNUM = string.ascii_letters + string.digits
 SECRET = "".join(secrets.choice(ALNUM) for _ in range(48))
@@ -155,17 +155,15 @@ def old_stamp(cookie, age=400):
                          base64.urlsafe_b64encode(times + mac).rstrip(b"=").decode())
 
 
-def only_paths(only, paths):
-    """paths, or only those of them without a cookie (only="mint") or with one
-    (only="hot")."""
-    keep = {"mint": MINT_PATHS, "hot": COOKIE_PATHS}.get(only, paths)
-    return tuple(p for p in paths if p in keep)
+def only_mint(mint_only, paths):
+    """paths, or only those of them without a cookie when mint_only."""
+    return tuple(p for p in paths if not mint_only or p in MINT_PATHS)
 
 
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
                  files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True,
-                 secrets=None, renew=False, h2=False, only=None):
+                 secrets=None, renew=False, h2=False, mint_only=False):
         self.key = key
         self.title = title
         self.modules = modules
@@ -176,11 +174,11 @@ class Variant:
         self.secrets = secrets or {}    # IDSessionSecret files, relative to ServerRoot
         self.needs_module = needs_module
         self.note = note
-        self.paths = only_paths(only, paths)    # the callgrind paths measured
+        self.paths = only_mint(mint_only, paths)    # the callgrind paths measured
         self.wrk = wrk                  # measured with wrk too
         self.renew = renew              # hot cookie with an old stamp: every request renews
         self.h2 = h2                    # measured over HTTP/2 + TLS too (both measures)
-        self.only = only                # "mint" or "hot": only those paths, in every measure
+        self.mint_only = mint_only      # only the mint paths, in every measure
 
 
 # A Set-Cookie of the size mod_idsession sends by default.
@@ -218,7 +216,7 @@ VARIANTS = [
             modules="LoadModule headers_module {moddir}/mod_headers.so\n",
             conf='Header always set Set-Cookie "%s"\n'
                  'Header always set Cache-Control "private"\n' % FLOOR_COOKIE,
-            h2=True, only="mint",
+            h2=True, mint_only=True,
             note="mod_headers sets a fixed Set-Cookie of mod_idsession's size and "
                  "Cache-Control: private on every response, and nothing else: what httpd "
                  "spends to send the two headers that every minted response carries "
@@ -636,7 +634,7 @@ class Http2:
 
     @staticmethod
     def cg_paths(v):
-        return only_paths(v.only, H2_PATHS)
+        return only_mint(v.mint_only, H2_PATHS)
 
     @staticmethod
     def variants(variants, measure):
@@ -811,7 +809,7 @@ def note_sent(sent, key, path, header, problems):
 
 def tp_paths(v, proto):
     """The throughput paths of v."""
-    return only_paths(v.only, proto.paths)
+    return only_mint(v.mint_only, proto.paths)
 
 
 def measure_throughput(variants, proto, problems, sent):
