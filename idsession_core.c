@@ -132,11 +132,6 @@ int ids_random_part_ok(const char *v, apr_size_t len, apr_size_t nbytes)
     }
 }
 
-apr_size_t ids_token_len(apr_size_t nbytes, int is_signed)
-{
-    return IDS_B64URL_LEN(nbytes) + (is_signed ? 1 + IDS_TAG_CHARS : 0);
-}
-
 /* ---- keys and tags ----------------------------------------------------- */
 
 void ids_key_init(ids_key *key, const unsigned char *secret, apr_size_t len)
@@ -539,8 +534,9 @@ apr_status_t ids_token_mint(char *out, apr_size_t nbytes,
         out[0] = '\0';
         return rv;
     }
+    /* buf is not wiped: the token it encodes lives on in the pool and in
+     * the cookie, so a wipe here would protect nothing. */
     ids_b64url_encode(out, buf, nbytes);
-    OPENSSL_cleanse(buf, nbytes);
     if (ring != NULL && ring->n > 0) {
         out[rlen] = IDS_SEP;
         ids_tag(&ring->keys[0], out, rlen, out + rlen + 1);
@@ -832,6 +828,37 @@ char *ids_cookie_join(apr_pool_t *p, const char *name, apr_size_t nlen,
     *d++ = '=';
     IDS_PUT(d, value, vlen);
     memcpy(d, tail, tlen + 1);
+    return out;
+}
+
+apr_size_t ids_cookie_tail_split(const ids_cookie_attrs *a)
+{
+    return (a->path ? sizeof("; Path=") - 1 + strlen(a->path) : 0)
+           + (a->domain ? sizeof("; Domain=") - 1 + strlen(a->domain) : 0);
+}
+
+char *ids_cookie_join_age(apr_pool_t *p, const char *name, apr_size_t nlen,
+                          const char *value, apr_size_t vlen,
+                          const char *tail, apr_size_t tlen, apr_size_t split,
+                          apr_int64_t max_age, apr_time_t now)
+{
+    char age[IDS_NUM_CHARS];
+    const char *digits = ids_num(age, max_age);
+    apr_size_t alen = (apr_size_t)(age + IDS_NUM_CHARS - 1 - digits);
+    char *out = apr_palloc(p, nlen + 1 + vlen + tlen
+                              + sizeof("; Max-Age=; Expires=") - 1 + alen
+                              + IDS_HTTP_DATE_CHARS + 1), *d = out;
+
+    IDS_PUT(d, name, nlen);
+    *d++ = '=';
+    IDS_PUT(d, value, vlen);
+    IDS_PUT(d, tail, split);
+    IDS_PUT_LIT(d, "; Max-Age=");
+    IDS_PUT(d, digits, alen);
+    IDS_PUT_LIT(d, "; Expires=");
+    ids_http_date(d, (apr_uint64_t)apr_time_sec(now) + max_age);
+    d += IDS_HTTP_DATE_CHARS;
+    memcpy(d, tail + split, tlen - split + 1);
     return out;
 }
 

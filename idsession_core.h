@@ -62,7 +62,10 @@ void ids_b64url_encode(char *dst, const unsigned char *src, apr_size_t n);
 int ids_random_part_ok(const char *v, apr_size_t len, apr_size_t nbytes);
 
 /* Length of a whole token for nbytes random bytes, signed or not. */
-apr_size_t ids_token_len(apr_size_t nbytes, int is_signed);
+static APR_INLINE apr_size_t ids_token_len(apr_size_t nbytes, int is_signed)
+{
+    return IDS_B64URL_LEN(nbytes) + (is_signed ? 1 + IDS_TAG_CHARS : 0);
+}
 
 /* ---- keys and tags ----------------------------------------------------- */
 
@@ -220,6 +223,17 @@ const char *ids_cookie_tail(apr_pool_t *p, const ids_cookie_attrs *attrs);
 char *ids_cookie_join(apr_pool_t *p, const char *name, apr_size_t nlen,
                       const char *value, apr_size_t vlen,
                       const char *tail, apr_size_t tlen);
+
+/* Where Max-Age goes in a tail of attrs: after Path and Domain. */
+apr_size_t ids_cookie_tail_split(const ids_cookie_attrs *attrs);
+
+/* ids_cookie_join with "; Max-Age=<max_age>; Expires=<now + max_age>" (max_age
+ * > 0) put in at split, where ids_set_cookie writes them: what
+ * ids_set_cookie gives for the tail's attributes with that max_age. */
+char *ids_cookie_join_age(apr_pool_t *p, const char *name, apr_size_t nlen,
+                          const char *value, apr_size_t vlen,
+                          const char *tail, apr_size_t tlen, apr_size_t split,
+                          apr_int64_t max_age, apr_time_t now);
 
 /* 1 if the Set-Cookie value hdr sets the cookie called name. */
 int ids_set_cookie_is_for(const char *hdr, const char *name,

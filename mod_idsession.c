@@ -128,13 +128,16 @@ typedef struct {
 
 static const ids_name ids_default_name = { "_session", 8, IDS_PREFIX_NONE };
 
-/* The Set-Cookie attributes after the value, worked out at startup for a
- * server's settings that send no Max-Age: [1] over https, [0] otherwise
- * (the same string unless Secure follows the scheme). */
+/* The Set-Cookie attributes after the value but Max-Age, worked out at
+ * startup for a server's settings: [1] over https, [0] otherwise
+ * (the same string unless Secure follows the scheme).  by_scheme: which
+ * one is known only per request; else [fixed] is always the one. */
 typedef struct {
     const char *s[2];
     apr_size_t len[2];
+    apr_size_t split;           /* where a Max-Age goes */
     int by_scheme;
+    int fixed;
 } ids_tail;
 
 /* Per-directory configuration; IDS_UNSET or NULL inherit from outside. */
@@ -339,14 +342,14 @@ static void *ids_create_dir_conf(apr_pool_t *p, char *dir)
     return c;
 }
 
-/* 1 if add sets anything that ids_cookie_attrs_of reads: the merge then
- * cannot keep the tail worked out for its base. */
+/* 1 if add sets anything that ids_cookie_attrs_of reads but Max-Age
+ * (which is not in the tail): the merge then cannot keep the tail worked
+ * out for its base. */
 static int ids_sets_cookie_attrs(const ids_dir_conf *add)
 {
     return add->cookie_name || add->cookie_path || add->cookie_domain
            || add->secure != IDS_UNSET || add->httponly != IDS_UNSET
-           || add->samesite != IDS_UNSET || add->max_age != IDS_UNSET
-           || add->partitioned != IDS_UNSET;
+           || add->samesite != IDS_UNSET || add->partitioned != IDS_UNSET;
 }
 
 #define IDS_MERGE_INT(f)  c->f = add->f != IDS_UNSET ? add->f : base->f
@@ -670,9 +673,9 @@ static void ids_cookie_attrs_for(request_rec *r, const ids_dir_conf *c,
                         r->request_time, a);
 }
 
-/* Removes every Set-Cookie for name from t, keeping the others in order. */
-static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
-                                const char *name)
+static IDS_NOINLINE void ids_drop_set_cookie_in(apr_pool_t *p,
+                                                apr_table_t *t,
+                                                const char *name)
 {
     const apr_array_header_t *arr;
     const apr_table_entry_t *e;
@@ -680,8 +683,8 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
     apr_array_header_t *keep;
     int i, hit = 0;
 
-    if (apr_is_empty_table(t) || apr_table_get(t, "Set-Cookie") == NULL) {
-        return;                 /* the usual case, without a walk */
+    if (apr_table_get(t, "Set-Cookie") == NULL) {
+        return;
     }
     arr = apr_table_elts(t);
     e = (const apr_table_entry_t *)arr->elts;
@@ -703,6 +706,16 @@ static void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
     apr_table_unset(t, "Set-Cookie");
     for (i = 0; i < keep->nelts; i++) {
         apr_table_addn(t, "Set-Cookie", APR_ARRAY_IDX(keep, i, const char *));
+    }
+}
+
+/* Removes every Set-Cookie for name from t, keeping the others in order.
+ * The usual table, still empty when fixups mint, costs no call. */
+static APR_INLINE void ids_drop_set_cookie(apr_pool_t *p, apr_table_t *t,
+                                           const char *name)
+{
+    if (apr_table_elts(t)->nelts != 0) {
+        ids_drop_set_cookie_in(p, t, name);
     }
 }
 
@@ -758,7 +771,7 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     const char *name = nm->s, *value;
     apr_size_t vlen;
     ids_cookie_attrs a;
-    int dynamic_age;
+    apr_int64_t age;
 
     /* out->pool, not r->pool: r may be a subrequest that dies first. */
     if (st->cookie) {
@@ -770,21 +783,29 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     value = ids_cookie_value(out->pool, st, c, &vlen);
     /* A browser need not keep a cookie the server will refuse: unless
      * IDSessionCookieMaxAge says otherwise, until the session ends, and a
-     * grace in which a return is told SESSION_EXPIRED.  That Max-Age
-     * changes; other attributes were written at startup (c->tail). */
-    dynamic_age = st->timed && c->max_age == IDS_UNSET;
-    if (c->tail && !dynamic_age) {
-        int h = c->tail->by_scheme && ids_is_https(ap_http_scheme(r));
+     * grace in which a return is told SESSION_EXPIRED. */
+    age = c->max_age > 0 ? c->max_age : 0;
+    if (st->timed && c->max_age == IDS_UNSET) {
+        age = st->expires - apr_time_sec(r->request_time) + IDS_EXPIRED_GRACE;
+    }
+    /* The other attributes were written at startup (c->tail). */
+    if (c->tail) {
+        const ids_tail *t = c->tail;
+        int h = t->by_scheme ? ids_is_https(ap_http_scheme(r)) : t->fixed;
 
-        st->cookie = ids_cookie_join(out->pool, name, nm->len, value, vlen,
-                                     c->tail->s[h], c->tail->len[h]);
+        if (age <= 0) {
+            st->cookie = ids_cookie_join(out->pool, name, nm->len, value,
+                                         vlen, t->s[h], t->len[h]);
+        }
+        else {
+            st->cookie = ids_cookie_join_age(out->pool, name, nm->len, value,
+                                             vlen, t->s[h], t->len[h],
+                                             t->split, age, r->request_time);
+        }
     }
     else {
         ids_cookie_attrs_for(r, c, &a);
-        if (dynamic_age) {
-            a.max_age = st->expires - apr_time_sec(r->request_time)
-                        + IDS_EXPIRED_GRACE;
-        }
+        a.max_age = age;
         st->cookie = ids_set_cookie(out->pool, name, value, &a);
     }
     st->cookie_name = r->pool == out->pool ? name
@@ -2226,7 +2247,7 @@ static APR_INLINE int ids_take_resp_header(request_rec *r, const char *name,
     /* apr_table_get answers at once for a table without an 'I' key;
      * err_headers_out is mostly empty. */
     *v = apr_table_get(r->headers_out, name);
-    *ev = apr_is_empty_table(r->err_headers_out) ? NULL
+    *ev = apr_table_elts(r->err_headers_out)->nelts == 0 ? NULL
           : apr_table_get(r->err_headers_out, name);
     if (*v == NULL && *ev == NULL) {
         return 0;
@@ -3946,8 +3967,43 @@ static void ids_child_init(apr_pool_t *p, server_rec *s)
 
 /* Each server's cookie attributes as its tail, where they send no
  * Max-Age; sections that set none inherit it when merged. */
+static int ids_servername_https(const server_rec *s)
+{
+    return s->server_scheme != NULL && ids_is_https(s->server_scheme);
+}
+
+/* Every request's ap_http_scheme, when it is known now: 1 https, 0 http,
+ * -1 not known.  Known when only mod_http answers it (no TLS module, as
+ * behind a TLS-terminating proxy) and every server's ServerName has the
+ * same scheme: a server without the module's directives shares the main
+ * server's settings, so a per-server answer could not be kept. */
+static int ids_fixed_scheme(server_rec *s)
+{
+    apr_array_header_t *hooks = ap_hook_get_http_scheme();
+    const ap_LINK_http_scheme_t *h;
+    int i, https = ids_servername_https(s);
+
+    if (hooks == NULL) {
+        return -1;
+    }
+    h = (const ap_LINK_http_scheme_t *)hooks->elts;
+    for (i = 0; i < hooks->nelts; i++) {
+        if (h[i].szName == NULL || strcmp(h[i].szName, "http_core.c") != 0) {
+            return -1;
+        }
+    }
+    for (s = s->next; s; s = s->next) {
+        if (ids_servername_https(s) != https) {
+            return -1;
+        }
+    }
+    return https;
+}
+
 static void ids_make_tails(apr_pool_t *p, server_rec *s)
 {
+    int fixed = ids_fixed_scheme(s);
+
     for (; s; s = s->next) {
         ids_dir_conf *c = ap_get_module_config(s->lookup_defaults,
                                                &idsession_module);
@@ -3955,16 +4011,23 @@ static void ids_make_tails(apr_pool_t *p, server_rec *s)
         ids_cookie_attrs a;
         int h;
 
-        if (c == NULL || c->max_age > 0) {
+        if (c == NULL) {
             continue;
         }
         t = apr_palloc(p, sizeof(*t));
         for (h = 0; h < 2; h++) {
             ids_cookie_attrs_of(c, h, 0, &a);
+            a.max_age = 0;
             t->s[h] = ids_cookie_tail(p, &a);
             t->len[h] = strlen(t->s[h]);
         }
+        t->split = ids_cookie_tail_split(&a);
         t->by_scheme = strcmp(t->s[0], t->s[1]) != 0;
+        t->fixed = 0;
+        if (t->by_scheme && fixed >= 0) {
+            t->by_scheme = 0;
+            t->fixed = fixed;
+        }
         c->tail = t;
     }
 }

@@ -296,6 +296,9 @@ IDSessionCookieHttpOnly Off
 <Location /inherit/own>
     IDSessionCookieSameSite None
 </Location>
+<Location /inherit/age>
+    IDSessionCookieMaxAge 60
+</Location>
 <Directory "@DOCROOT@/inherit/dir">
     IDSessionTokenBytes 16
 </Directory>
@@ -313,7 +316,7 @@ IDSessionCookieHttpOnly Off
 @pytest.fixture(scope="module")
 def inherit(httpd_module_factory):
     h = httpd_module_factory(conf=INHERIT_CONF, tls=True, start=False)
-    for d in ("inherit", "inherit/own", "inherit/dir"):
+    for d in ("inherit", "inherit/own", "inherit/dir", "inherit/age"):
         h.write(d + "/index.html", d + "\n")
     return h.start()
 
@@ -339,3 +342,88 @@ def test_server_attributes_inherited_exactly(inherit, path, host, tls, nbytes, w
         [c] = r.set_cookies()
         assert token_re(nbytes).match(c.value), c.value
         assert c.raw == want % c.value
+
+
+# Without a TLS module (behind a TLS-terminating proxy), only ServerName's
+# scheme says https; the module then works out each server's attributes at
+# startup instead of asking per request.  Secure Auto must still follow it.
+FRONT_CONF = """
+<Location /front>
+    IDSession On
+</Location>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName http://plain.test
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName https://behind-tls.test
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName https://own.test
+    <Location /front/own>
+        IDSessionCookieSameSite Strict
+    </Location>
+</VirtualHost>
+"""
+
+
+@pytest.fixture(scope="module")
+def front(httpd_module_factory):
+    h = httpd_module_factory(conf=FRONT_CONF, start=False)
+    for d in ("front", "front/own"):
+        h.write(d + "/index.html", d + "\n")
+    return h.start()
+
+
+@pytest.mark.parametrize("path,host,want", [
+    ("/front/", "plain.test", "_session=%s; Path=/; HttpOnly; SameSite=Lax"),
+    ("/front/", "behind-tls.test",
+     "_session=%s; Path=/; Secure; HttpOnly; SameSite=Lax"),
+    ("/front/own/", "own.test",
+     "_session=%s; Path=/; Secure; HttpOnly; SameSite=Strict"),
+], ids=["http", "https-servername", "https-section-sets-one"])
+def test_secure_auto_follows_servername_scheme_without_tls_module(front, path, host, want):
+    assert "ssl_module" not in front.conf_file.read_text()
+    r = front.curl(path + "index.html", headers=["Host: " + host])
+    assert r.status == 200, r
+    assert len(r.headers_named("set-cookie")) == 1, r.headers
+    [c] = r.set_cookies()
+    assert c.raw == want % c.value
+
+
+ALL_HTTPS_CONF = """
+ServerName https://all.test
+<Location /front>
+    IDSession On
+</Location>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName https://other.test
+</VirtualHost>
+"""
+
+
+@pytest.mark.parametrize("host", ["all.test", "other.test"])
+def test_secure_auto_when_every_servername_says_https(httpd_factory, host):
+    h = httpd_factory(conf=ALL_HTTPS_CONF, start=False)
+    h.write("front/index.html", "front\n")
+    h.start()
+    r = h.curl("/front/index.html", headers=["Host: " + host])
+    assert r.status == 200, r
+    [c] = r.set_cookies()
+    assert c.raw == "_session=%s; Path=/; Secure; HttpOnly; SameSite=Lax" % c.value
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_section_max_age_keeps_server_attributes(inherit, tls):
+    """A section that sets only IDSessionCookieMaxAge keeps the attributes
+    worked out at startup and puts Max-Age and Expires where they belong."""
+    r = inherit.curl("/inherit/age/index.html", headers=["Host: a.test"], tls=tls)
+    assert r.status == 200, r
+    assert len(r.headers_named("set-cookie")) == 1, r.headers
+    [c] = r.set_cookies()
+    m = re.fullmatch(r"_session=%s; Path=/; Domain=example\.test; Max-Age=60; "
+                     r"Expires=([^;]+); %sSameSite=Strict"
+                     % (re.escape(c.value), "Secure; " if tls else ""), c.raw)
+    assert m, c.raw
+    expires = email.utils.parsedate_to_datetime(m.group(1)).timestamp()
+    date = email.utils.parsedate_to_datetime(r.header("date")).timestamp()
+    assert expires - date == 60

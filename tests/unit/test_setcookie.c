@@ -156,27 +156,28 @@ void test_set_cookie(apr_pool_t *p)
         apr_pool_destroy(sub);
     }
 
-    /* ids_cookie_tail and ids_cookie_join give what ids_set_cookie gives,
-     * for every combination of the attributes without Max-Age. */
+    /* ids_cookie_tail with ids_cookie_join, or with ids_cookie_join_age
+     * for a Max-Age, give what ids_set_cookie gives, for every
+     * combination of the attributes. */
     {
         static const char *const paths[] = { NULL, "/", "/app" };
         static const char *const domains[] = { NULL, "example.com" };
-        static const apr_int64_t ages[] = { 0, -5 };
+        static const apr_int64_t ages[] = { 0, -5, 1, 1800 };
         static const ids_samesite sites[] = { IDS_SAMESITE_OFF,
             IDS_SAMESITE_STRICT, IDS_SAMESITE_LAX, IDS_SAMESITE_NONE };
         static const char *const names[] = { "_session", "__Host-id", "n" };
         static const char *const values[] = { T1, T1 "." T1_TAG1, "" };
         int combo, bad = 0, n = 0;
 
-        for (combo = 0; combo < 3 * 2 * 2 * 2 * 2 * 4 * 2 && !bad; combo++) {
-            ids_cookie_attrs a;
+        for (combo = 0; combo < 3 * 2 * 4 * 2 * 2 * 4 * 2 && !bad; combo++) {
+            ids_cookie_attrs a, ageless;
             const char *tail, *name, *value, *want, *got;
             int k = combo;
 
             memset(&a, 0, sizeof(a));
             a.path = paths[k % 3]; k /= 3;
             a.domain = domains[k % 2]; k /= 2;
-            a.max_age = ages[k % 2]; k /= 2;
+            a.max_age = ages[k % 4]; k /= 4;
             a.secure = k % 2; k /= 2;
             a.httponly = k % 2; k /= 2;
             a.samesite = sites[k % 4]; k /= 4;
@@ -184,10 +185,17 @@ void test_set_cookie(apr_pool_t *p)
             a.now = apr_time_from_sec(1700000000);
             name = names[combo % 3];
             value = values[combo % 3 == 2 ? 2 : combo / 3 % 2];
-            tail = ids_cookie_tail(p, &a);
+            ageless = a;
+            ageless.max_age = 0;
+            tail = ids_cookie_tail(p, &ageless);
             want = ids_set_cookie(p, name, value, &a);
-            got = ids_cookie_join(p, name, strlen(name), value, strlen(value),
-                                  tail, strlen(tail));
+            got = a.max_age > 0
+                ? ids_cookie_join_age(p, name, strlen(name), value,
+                                      strlen(value), tail, strlen(tail),
+                                      ids_cookie_tail_split(&ageless),
+                                      a.max_age, a.now)
+                : ids_cookie_join(p, name, strlen(name), value,
+                                  strlen(value), tail, strlen(tail));
             bad = strcmp(got, want) != 0
                   || (*tail && strncmp(tail, "; ", 2) != 0);
             if (bad) {
@@ -195,7 +203,7 @@ void test_set_cookie(apr_pool_t *p)
             }
             n++;
         }
-        tap_ok(!bad, "set-cookie: join with a worked-out tail, as written whole "
+        tap_ok(!bad, "set-cookie: join with a worked-out tail, and a Max-Age, as written whole "
                "(%d combinations)", n);
     }
     tap_str_is(ids_cookie_tail(p, &(ids_cookie_attrs){ "/", NULL, 0, 0, 0, 1,
