@@ -2817,12 +2817,13 @@ static IDS_NOINLINE int ids_reset(request_rec *r)
                                       : HTTP_MOVED_TEMPORARILY;
 }
 
-/* The log ids of a POST body's log_id fields; NULL when a field is
- * anything else or malformed. */
+/* The log ids of a POST body's log_id fields, each once; NULL when a
+ * field is anything else or malformed. */
 static apr_array_header_t *ids_form_log_ids(request_rec *r,
                                             apr_array_header_t *pairs)
 {
     apr_array_header_t *ids = apr_array_make(r->pool, 4, sizeof(char *));
+    apr_hash_t *seen = apr_hash_make(r->pool);
     int i;
 
     /* In the body's order, which a partial failure reports in. */
@@ -2843,7 +2844,11 @@ static apr_array_header_t *ids_form_log_ids(request_rec *r,
             || !ids_log_id_parse(v, size, id)) {
             return NULL;
         }
-        APR_ARRAY_PUSH(ids, char *) = id;
+        /* A repeated id is one session, revoked and counted once. */
+        if (apr_hash_get(seen, id, IDS_LOG_ID_CHARS) == NULL) {
+            apr_hash_set(seen, id, IDS_LOG_ID_CHARS, id);
+            APR_ARRAY_PUSH(ids, char *) = id;
+        }
     }
     return ids;
 }

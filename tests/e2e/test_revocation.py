@@ -286,6 +286,18 @@ def test_admin_revokes(servers):
     assert_revoked(h, b)
 
 
+def test_admin_counts_a_repeated_id_once(servers):
+    # The same session named twice, once in capitals: one session revoked.
+    h = servers[1]
+    a, b = new_session(h), new_session(h)
+    r = admin(h, "log_id=%s&log_id=%s&log_id=%s"
+              % (log_id(a), log_id(b), log_id(a).upper()))
+    assert r.status == 200, r
+    assert json.loads(r.body) == {"revoked": 2}
+    assert_revoked(h, a)
+    assert_revoked(h, b)
+
+
 @pytest.mark.parametrize("body", ["log_id=xyz", "log_id=0123", "other=1",
                                   "log_id=@OK@&log_id=zzzzzzzzzzzzzzzz", ""])
 def test_admin_malformed_is_400_and_revokes_nothing(servers, body):
