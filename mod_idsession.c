@@ -217,7 +217,6 @@ typedef struct {
     int unavailable;            /* IDSessionStoreFailure closed refused it */
     int revoked_now;            /* the application revoked the token */
     int app_revoke;             /* IDSessionAppRevoke On in the chain */
-    apr_int64_t revoke_lifetime; /* ... and IDSessionMaxLifetime there */
     int key;                    /* SESSION_KEY_INDEX; -1: unsigned */
     /* The key index under the last other keyring a section of the chain
      * had (ids_key_under): one verification for its check and its
@@ -317,6 +316,16 @@ static int ids_longest_ring;
  * virtual host), the only settings in force at post_read_request; reset
  * in pre_config, set while the configuration is read (set_header). */
 static int ids_server_header;
+
+/* How long any section of the configuration may accept a session, for the
+ * denylist: reset in pre_config, set while the configuration is read
+ * (set_timeout, set_adopt_until). */
+static struct {
+    apr_int64_t longest;        /* the longest IDSessionMaxLifetime */
+    int everywhere;             /* one in the main server's own settings */
+    int zero;                   /* an IDSessionMaxLifetime 0 anywhere */
+    apr_int64_t adopt;          /* the latest IDSessionAdoptUntil */
+} ids_lifetimes;
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -1906,15 +1915,24 @@ static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
     return st;
 }
 
-/* When a denylist entry for a session under c may go: its absolute end
- * (created, or now when unknown, plus IDSessionMaxLifetime), else
- * IDSessionRevokeKeep from now; never before from. */
+/* When a denylist entry for a session created at created (now when
+ * unknown) may go: once no section of the configuration would accept it.
+ * That is known only where every section has an IDSessionMaxLifetime (the
+ * main server's own settings set one, and none says 0): the longest of
+ * them after created, or after the latest IDSessionAdoptUntil, as a
+ * section may adopt the token without its stamp until then.  Elsewhere a
+ * section without timeouts accepts it for ever: IDSessionRevokeKeep from
+ * now.  Never before from. */
 static apr_int64_t ids_revoke_until(const ids_srv_conf *sc,
-                                    apr_int64_t lifetime, apr_int64_t created,
-                                    apr_int64_t now, apr_int64_t from)
+                                    apr_int64_t created, apr_int64_t now,
+                                    apr_int64_t from)
 {
-    apr_int64_t until = lifetime > 0 ? created + lifetime : now + sc->keep;
+    apr_int64_t until = now + sc->keep;
 
+    if (ids_lifetimes.everywhere && !ids_lifetimes.zero) {
+        until = created > ids_lifetimes.adopt ? created : ids_lifetimes.adopt;
+        until += ids_lifetimes.longest;
+    }
     return until > from ? until : from + 1;
 }
 
@@ -1938,8 +1956,7 @@ static apr_status_t ids_revoke_ids(request_rec *r, const char *const *ids,
 
 /* The token st is being replaced: refuse it everywhere once the grace
  * window has passed.  A token new in this chain was never sent. */
-static void ids_revoke_replaced(request_rec *r, const ids_state *st,
-                                const ids_dir_conf *c)
+static void ids_revoke_replaced(request_rec *r, const ids_state *st)
 {
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
     apr_int64_t now = apr_time_sec(r->request_time), from;
@@ -1953,10 +1970,8 @@ static void ids_revoke_replaced(request_rec *r, const ids_state *st,
     /* An entry already there started no later: a revocation, or the window
      * of an earlier rotation of this token, which must not be moved on. */
     (void)ids_revoke_ids(r, &st->log_id, 1, from,
-                         ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
-                                                           : 0,
-                                          st->timed ? st->created : now, now,
-                                          from),
+                         ids_revoke_until(sc, st->timed ? st->created : now,
+                                          now, from),
                          IDS_REVOKE_EARLIER, &done);
 }
 
@@ -2067,9 +2082,8 @@ static ids_state *ids_session(request_rec *r, const ids_dir_conf *c)
     else if (!ids_rules_accept(r, st, c)) {
         return &ids_refused;
     }
-    if (c->app_revoke == 1 && !st->app_revoke) {
+    if (c->app_revoke == 1) {
         st->app_revoke = 1;
-        st->revoke_lifetime = ids_timed(c) ? c->max_lifetime : 0;
     }
     if (c->app_reset == 1 && st->next == NULL) {
         st->next = ids_new_token(r, root->pool, c, "next session token");
@@ -2087,7 +2101,7 @@ static void ids_switch(request_rec *r, ids_state *st, const ids_dir_conf *c,
 {
     request_rec *root = ids_chain_root(r), *m;
 
-    ids_revoke_replaced(r, st, c);
+    ids_revoke_replaced(r, st);
     st->token = token;
     st->other_ring = NULL;
     st->stamp = NULL;           /* the new session's is not the client's */
@@ -2529,9 +2543,8 @@ static IDS_NOINLINE void ids_app_revoke(request_rec *r, ids_state *st,
     }
     if (ids->nelts == 0 || ids_revoke_ids(r, (const char *const *)ids->elts,
                                           ids->nelts, now,
-                                          ids_revoke_until(sc,
-                                              st->revoke_lifetime, now, now,
-                                              now), 0, &done) != APR_SUCCESS) {
+                                          ids_revoke_until(sc, now, now, now),
+                                          0, &done) != APR_SUCCESS) {
         return;
     }
     /* By value: the application may name its own session by its log id,
@@ -2859,7 +2872,6 @@ static apr_array_header_t *ids_form_log_ids(request_rec *r,
 static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
 {
     const ids_srv_conf *sc = ids_srv_conf_of(r->server);
-    const ids_dir_conf *c = ids_conf(r);
     apr_array_header_t *pairs = NULL, *ids;
     apr_int64_t now = apr_time_sec(r->request_time);
     int rv, done = 0;
@@ -2887,9 +2899,7 @@ static IDS_NOINLINE int ids_revoke_admin(request_rec *r)
     ap_set_content_type(r, "application/json");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (ids_revoke_ids(r, (const char *const *)ids->elts, ids->nelts, now,
-                       ids_revoke_until(sc, ids_timed(c) ? c->max_lifetime
-                                                         : 0,
-                                        now, now, now),
+                       ids_revoke_until(sc, now, now, now),
                        IDS_REVOKE_EACH, &done) != APR_SUCCESS) {
         /* Which are on the list: the ids are written in the body's order
          * (repeating a list is safe). */
@@ -3212,6 +3222,18 @@ static const char *set_timeout(cmd_parms *cmd, void *dv, const char *arg)
         return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err,
                            " (in the same section)", NULL);
     }
+    if (err == NULL && field == &c->max_lifetime) {
+        if (*field == 0) {
+            ids_lifetimes.zero = 1;
+        }
+        else if (*field > ids_lifetimes.longest) {
+            ids_lifetimes.longest = *field;
+        }
+        /* Every section and virtual host inherits the main server's. */
+        if (*field > 0 && cmd->path == NULL && !cmd->server->is_virtual) {
+            ids_lifetimes.everywhere = 1;
+        }
+    }
     return err;
 }
 
@@ -3227,6 +3249,9 @@ static const char *set_adopt_until(cmd_parms *cmd, void *dv, const char *arg)
     if (ids_parse_utc(arg, &c->adopt_until) != APR_SUCCESS) {
         return ids_bad(cmd, arg, "is neither none nor an RFC 3339 UTC time "
                        "such as 2030-01-31T12:00:00Z");
+    }
+    if (c->adopt_until > ids_lifetimes.adopt) {
+        ids_lifetimes.adopt = c->adopt_until;
     }
     return NULL;
 }
@@ -3919,6 +3944,7 @@ static int ids_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     ids_longest_ring = 0;
     ids_revocation = 0;
     ids_server_header = 0;
+    memset(&ids_lifetimes, 0, sizeof(ids_lifetimes));
     ids_store_pre_config(pconf);
     return OK;
 }

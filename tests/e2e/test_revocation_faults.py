@@ -210,6 +210,62 @@ def test_admin_says_how_many_were_revoked_when_the_store_fails(httpd_factory, re
     assert r.header("Cache-Control") == "no-store"
 
 
+# ---- how long a denylist entry lives --------------------------------------------------
+
+LIFETIME_CONF = """
+IDSessionSecret "denylist-lifetime-test-secret-0123456789"
+IDSessionStore redis:@REDIS@
+IDSessionRevokeGrace 0
+@SERVER@
+<Location /s>
+    IDSession On
+</Location>
+<Location /t>
+    IDSession On
+    IDSessionMaxLifetime 3600
+</Location>
+<Location /t/reset>
+    SetHandler idsession-reset
+</Location>
+<Location /u>
+    IDSession On
+    IDSessionMaxLifetime 7200
+</Location>
+"""
+
+KEEP = 2592000
+
+
+@pytest.mark.parametrize("server_conf,low,high", [
+    # Timeouts in some sections only: /s accepts the token (without its stamp) for
+    # ever, so the entry must outlive /t's lifetime: IDSessionRevokeKeep.
+    ("", KEEP - 60, KEEP),
+    # Every section has a lifetime, /u the longest: the entry lives that long.
+    ("IDSessionMaxLifetime 3600", 7200 - 60, 7200),
+    # ... and a section that turns lifetimes off brings back IDSessionRevokeKeep.
+    ("IDSessionMaxLifetime 3600\n<Location /s>\n    IDSessionMaxLifetime 0\n"
+     "</Location>", KEEP - 60, KEEP),
+    # An adoption window: a stripped stamp is adopted, as created then, until its end.
+    ("IDSessionMaxLifetime 3600\nIDSessionAdoptUntil %s" % time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400)),
+     86400 + 7200 - 120, 86400 + 7200),
+], ids=["some-sections", "longest-section", "a-section-turns-it-off", "adoption"])
+def test_replaced_token_is_denied_while_any_section_would_accept_it(
+        httpd_factory, redis, server_conf, low, high):
+    h = httpd_factory(conf=LIFETIME_CONF.replace("@REDIS@", redis.address)
+                      .replace("@SERVER@", server_conf), start=False)
+    h.write("t/f.txt", "x\n")
+    h.start()
+    r = h.curl("/t/f.txt")
+    [c] = r.set_cookies("_session")
+    token = c.value.rsplit(".", 1)[0]          # less the stamp
+    r = h.curl("/t/reset", cookie_header="_session=" + c.value)
+    assert r.status == 302, r
+    ttl = redis.command("TTL", "idsession:revoked:" + log_id(token))
+    assert re.fullmatch(rb":\d+\r\n", ttl), ttl
+    assert low <= int(ttl[1:-2]) <= high, ttl
+
+
 # ---- faults under load -----------------------------------------------------------------
 
 @timing
