@@ -1916,22 +1916,29 @@ static IDS_NOINLINE ids_state *ids_revocation_check(request_rec *r,
 }
 
 /* When a denylist entry for a session created at created (now when
- * unknown) may go: once no section of the configuration would accept it.
- * That is known only where every section has an IDSessionMaxLifetime (the
- * main server's own settings set one, and none says 0): the longest of
- * them after created, or after the latest IDSessionAdoptUntil, as a
- * section may adopt the token without its stamp until then.  Elsewhere a
- * section without timeouts accepts it for ever: IDSessionRevokeKeep from
- * now.  Never before from. */
+ * unknown) may go: once no section of the configuration would accept it,
+ * that is the longest IDSessionMaxLifetime after created, or after the
+ * latest IDSessionAdoptUntil, as a section may adopt the token without its
+ * stamp until then.  Where some section has no lifetime (the main server's
+ * own settings set none, or one says 0) it accepts the token for ever:
+ * IDSessionRevokeKeep from now, or that end if later.  Never before
+ * from. */
 static apr_int64_t ids_revoke_until(const ids_srv_conf *sc,
                                     apr_int64_t created, apr_int64_t now,
                                     apr_int64_t from)
 {
     apr_int64_t until = now + sc->keep;
 
-    if (ids_lifetimes.everywhere && !ids_lifetimes.zero) {
-        until = created > ids_lifetimes.adopt ? created : ids_lifetimes.adopt;
-        until += ids_lifetimes.longest;
+    if (ids_lifetimes.longest > 0) {
+        apr_int64_t end = (created > ids_lifetimes.adopt
+                           ? created : ids_lifetimes.adopt)
+                          + ids_lifetimes.longest;
+
+        /* Where a section has none, the keep is only a floor: a section
+         * with a lifetime longer than it accepts the token until then. */
+        if ((ids_lifetimes.everywhere && !ids_lifetimes.zero) || end > until) {
+            until = end;
+        }
     }
     return until > from ? until : from + 1;
 }
@@ -3216,7 +3223,14 @@ static const char *set_timeout(cmd_parms *cmd, void *dv, const char *arg)
 {
     ids_dir_conf *c = dv;
     apr_int64_t *field = (apr_int64_t *)((char *)c + (apr_size_t)cmd->info);
-    const char *err = ids_parse_int(cmd, arg, 0, IDS_MAX_AGE_MAX, field);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_HTACCESS);
+
+    /* Not even through AllowOverrideList: the denylist's entries are
+     * sized by every lifetime, read once at startup. */
+    if (err != NULL) {
+        return err;
+    }
+    err = ids_parse_int(cmd, arg, 0, IDS_MAX_AGE_MAX, field);
 
     if (err == NULL && (err = ids_renew_error(cmd->temp_pool, c)) != NULL) {
         return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err,
@@ -3240,6 +3254,11 @@ static const char *set_timeout(cmd_parms *cmd, void *dv, const char *arg)
 static const char *set_adopt_until(cmd_parms *cmd, void *dv, const char *arg)
 {
     ids_dir_conf *c = dv;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_HTACCESS);
+
+    if (err != NULL) {
+        return err;
+    }
 
     /* none: an inner section ends an outer one's adoption window. */
     if (!strcasecmp(arg, "none")) {
@@ -3381,8 +3400,11 @@ static const char *add_secret(cmd_parms *cmd, void *dv, const char *arg)
     apr_size_t len;
     ids_keyring *ring;
     ids_key *keys;
-    const char *err;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_HTACCESS);
 
+    if (err != NULL) {
+        return err;
+    }
     if (strncmp(arg, "file:", 5) == 0) {
         err = ids_read_secret_file(cmd, arg + 5, &file_buf, &len);
         if (err) {
@@ -3503,6 +3525,11 @@ static const char *set_store(cmd_parms *cmd, void *dv, const char *arg)
 static const char *set_app_revoke(cmd_parms *cmd, void *dv, int on)
 {
     ids_dir_conf *c = dv;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_HTACCESS);
+
+    if (err != NULL) {
+        return err;
+    }
 
     c->app_revoke = on;
     ids_revocation |= on;

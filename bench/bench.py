@@ -163,7 +163,8 @@ def only_mint(mint_only, paths):
 class Variant:
     def __init__(self, key, title, modules="", conf="", cookie=None, issue_path=FILE,
                  files=None, needs_module=False, note="", paths=CG_PATHS, wrk=True,
-                 secrets=None, renew=False, h2=False, mint_only=False):
+                 secrets=None, renew=False, h2=False, mint_only=False,
+                 hot_len=None):
         self.key = key
         self.title = title
         self.modules = modules
@@ -179,6 +180,7 @@ class Variant:
         self.renew = renew              # hot cookie with an old stamp: every request renews
         self.h2 = h2                    # measured over HTTP/2 + TLS too (both measures)
         self.mint_only = mint_only      # only the mint paths, in every measure
+        self.hot_len = hot_len          # the hot cookie's value cut or padded to this
 
 
 # A Set-Cookie of the size mod_idsession sends by default.
@@ -224,7 +226,9 @@ VARIANTS = [
                  "sending them can reach on a mint path"),
     Variant("usertrack", "mod_usertrack",
             modules="LoadModule usertrack_module {moddir}/mod_usertrack.so\n",
-            conf="CookieTracking on\n", cookie="Apache"),
+            # Its values vary in length (the time's digits), and it accepts any:
+            # every measure sends one of the same length.
+            conf="CookieTracking on\n", cookie="Apache", hot_len=24),
     Variant("session", "mod_session",
             # mod_session writes a cookie only when the session holds data, so the hot
             # cookie comes from /issue.asis, whose (as-is) response header sets one entry
@@ -427,6 +431,9 @@ def fetch_hot_cookie(v, server, problems):
         raise RuntimeError("%s: %s gave status %d and no %s cookie (headers: %s)"
                            % (v.title, v.issue_path, status, v.cookie, headers))
     cookie = old_stamp(mine[0]) if v.renew else mine[0]
+    if v.hot_len:
+        name, value = cookie.split("=", 1)
+        cookie = name + "=" + (value + "0" * v.hot_len)[:v.hot_len]
     status, headers, _ = server.get(FILE, {"Cookie": cookie})
     again = [c for c in set_cookies(headers) if c.split("=", 1)[0] == v.cookie]
     if status != 200:

@@ -240,3 +240,37 @@ def test_htaccess_needs_fileinfo(httpd):
     r = httpd.curl("/ht-indexes/index.html")
     assert r.status == 500
     httpd.expect_log(r"IDSession not allowed here")
+
+
+# AllowOverrideList admits a directive of directory context in .htaccess by name.
+# Secrets, revocation and timeouts are read once at startup (they size the
+# denylist's entries and decide what the store is asked), so .htaccess must not set
+# them: the request fails as for any directive not allowed there, and nothing is
+# minted under half a configuration.  (httpd itself keeps IDSessionStore, of server
+# context only, out of AllowOverrideList.)
+@pytest.mark.parametrize("line", [
+    "IDSessionSecret k0123456789abcdef0123456789abcdef",
+    "IDSessionAppRevoke On",
+    "IDSessionMaxLifetime 0",
+    "IDSessionIdleTimeout 60",
+    "IDSessionAdoptUntil 2030-01-31T12:00:00Z",
+])
+def test_htaccess_cannot_set_startup_settings_through_allowoverridelist(httpd_factory, line):
+    name = line.split()[0]
+    h = httpd_factory(conf="""
+<Directory "@DOCROOT@/ol">
+    AllowOverride None
+    AllowOverrideList %s
+</Directory>
+<Location /ol>
+    IDSession On
+</Location>
+""" % name, start=False)
+    h.write("ol/index.html", "ol\n")
+    h.write("ol/.htaccess", line + "\n")
+    h.start()
+    h.expect_log(r"\[core:alert\].*\.htaccess: %s cannot occur within "
+                 r"htaccess files" % name)
+    r = h.curl("/ol/index.html")
+    assert r.status == 500, r
+    assert r.headers_named("set-cookie") == []

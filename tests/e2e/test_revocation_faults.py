@@ -240,6 +240,8 @@ KEEP = 2592000
     # Timeouts in some sections only: /s accepts the token (without its stamp) for
     # ever, so the entry must outlive /t's lifetime: IDSessionRevokeKeep.
     ("", KEEP - 60, KEEP),
+    # ... unless a section's lifetime is longer than the keep: then that long.
+    ("IDSessionRevokeKeep 600", 7200 - 60, 7200),
     # Every section has a lifetime, /u the longest: the entry lives that long.
     ("IDSessionMaxLifetime 3600", 7200 - 60, 7200),
     # ... and a section that turns lifetimes off brings back IDSessionRevokeKeep.
@@ -249,7 +251,7 @@ KEEP = 2592000
     ("IDSessionMaxLifetime 3600\nIDSessionAdoptUntil %s" % time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400)),
      86400 + 7200 - 120, 86400 + 7200),
-], ids=["some-sections", "longest-section", "a-section-turns-it-off", "adoption"])
+], ids=["some-sections", "a-lifetime-longer-than-the-keep", "longest-section", "a-section-turns-it-off", "adoption"])
 def test_replaced_token_is_denied_while_any_section_would_accept_it(
         httpd_factory, redis, server_conf, low, high):
     h = httpd_factory(conf=LIFETIME_CONF.replace("@REDIS@", redis.address)
