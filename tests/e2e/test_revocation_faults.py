@@ -248,14 +248,16 @@ KEEP = 2592000
     ("IDSessionMaxLifetime 3600\n<Location /s>\n    IDSessionMaxLifetime 0\n"
      "</Location>", KEEP - 60, KEEP),
     # An adoption window: a stripped stamp is adopted, as created then, until its end.
-    ("IDSessionMaxLifetime 3600\nIDSessionAdoptUntil %s" % time.strftime(
-        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400)),
-     86400 + 7200 - 120, 86400 + 7200),
+    ("IDSessionMaxLifetime 3600\nIDSessionAdoptUntil @ADOPT@",
+     86400 + 7200 - 60, 86400 + 7200),
 ], ids=["some-sections", "a-lifetime-longer-than-the-keep", "longest-section", "a-section-turns-it-off", "adoption"])
 def test_replaced_token_is_denied_while_any_section_would_accept_it(
         httpd_factory, redis, server_conf, low, high):
+    # A day from now, when the test runs: the TTL counts from then.
+    adopt = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
     h = httpd_factory(conf=LIFETIME_CONF.replace("@REDIS@", redis.address)
-                      .replace("@SERVER@", server_conf), start=False)
+                      .replace("@SERVER@", server_conf.replace("@ADOPT@", adopt)),
+                      start=False)
     h.write("t/f.txt", "x\n")
     h.start()
     r = h.curl("/t/f.txt")
