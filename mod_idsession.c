@@ -129,15 +129,13 @@ typedef struct {
 static const ids_name ids_default_name = { "_session", 8, IDS_PREFIX_NONE };
 
 /* The Set-Cookie attributes after the value but Max-Age, worked out at
- * startup for a server's settings: [1] over https, [0] otherwise
- * (the same string unless Secure follows the scheme).  by_scheme: which
- * one is known only per request; else [fixed] is always the one. */
+ * startup for a server's settings: [1] over https, [0] otherwise; when
+ * that is not a per-request question (!by_scheme), [0] is the one. */
 typedef struct {
     const char *s[2];
     apr_size_t len[2];
     apr_size_t split;           /* where a Max-Age goes */
     int by_scheme;
-    int fixed;
 } ids_tail;
 
 /* Per-directory configuration; IDS_UNSET or NULL inherit from outside. */
@@ -800,7 +798,7 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
     /* The other attributes were written at startup (c->tail). */
     if (c->tail) {
         const ids_tail *t = c->tail;
-        int h = t->by_scheme ? ids_is_https(ap_http_scheme(r)) : t->fixed;
+        int h = t->by_scheme && ids_is_https(ap_http_scheme(r));
 
         if (age <= 0) {
             st->cookie = ids_cookie_join(out->pool, name, nm->len, value,
@@ -4023,16 +4021,14 @@ static void ids_child_init(apr_pool_t *p, server_rec *s)
     }
 }
 
-/* Each server's cookie attributes as its tail, where they send no
- * Max-Age; sections that set none inherit it when merged. */
 static int ids_servername_https(const server_rec *s)
 {
     return s->server_scheme != NULL && ids_is_https(s->server_scheme);
 }
 
 /* Every request's ap_http_scheme, when it is known now: 1 https, 0 http,
- * -1 not known.  Known when only mod_http answers it (no TLS module, as
- * behind a TLS-terminating proxy) and every server's ServerName has the
+ * -1 not known.  Known when only mod_http answers it (mod_ssl not loaded,
+ * as behind a TLS-terminating proxy) and every server's ServerName has the
  * same scheme: a server without the module's directives shares the main
  * server's settings, so a per-server answer could not be kept. */
 static int ids_fixed_scheme(server_rec *s)
@@ -4058,6 +4054,8 @@ static int ids_fixed_scheme(server_rec *s)
     return https;
 }
 
+/* Each server's cookie attributes but Max-Age as its tail; sections that
+ * set none inherit it when merged. */
 static void ids_make_tails(apr_pool_t *p, server_rec *s)
 {
     int fixed = ids_fixed_scheme(s);
@@ -4081,10 +4079,10 @@ static void ids_make_tails(apr_pool_t *p, server_rec *s)
         }
         t->split = ids_cookie_tail_split(&a);
         t->by_scheme = strcmp(t->s[0], t->s[1]) != 0;
-        t->fixed = 0;
         if (t->by_scheme && fixed >= 0) {
             t->by_scheme = 0;
-            t->fixed = fixed;
+            t->s[0] = t->s[fixed];
+            t->len[0] = t->len[fixed];
         }
         c->tail = t;
     }
