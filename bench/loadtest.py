@@ -43,7 +43,10 @@ httpd recycles and frees connection pools. Two checks, each within LOADTEST_RSS_
 File-backed pages are left out because they are code, not allocations: the parent maps
 the modules and libcrypto anew on its first graceful restart and touches 300-700 KiB more
 code pages once (flat after that). Plain VmRSS is printed as well. No spawning or reaping
-happens (MaxSpareThreads covers every thread). The last generation warms up for some
+happens (MaxSpareThreads covers every thread) unless, at one of the parent's once-a-second
+checks, no worker of the current generation is free (see MPM_EVENT_LOAD); event then
+starts a third child and stops it a second later, and those samples are left out. The
+last generation warms up for some
 5-10 s (the figure rises in steps as connection pools and blocks are first used); in the
 10 s version it lives ~6 s, so there the figure says nothing and tests/e2e/test_loadtest.py
 runs with LOADTEST_RSS_PCT=off (printed, not judged). A copy of the module leaking 64
@@ -89,27 +92,38 @@ KEEP = os.environ.get("LOADTEST_KEEP") == "1"
 START_SERVERS = 2
 SAMPLE_STEP = 0.1    # seconds between RSS samples
 # Worker threads per child. One request per connection: as many threads per child as
-# connections. Fewer (connections/2) let all workers be busy at times (connections then
-# wait in the listen queue, no error), but the parent logs AH00484 "server reached
-# MaxRequestWorkers" and RSS swings more. Keep-alive: twice the connections per child,
-# because a keep-alive connection whose next request arrives while its child has no idle
-# worker is closed by event.c ("the client can re-connect to a different process"; a
-# worker that just finished is not idle yet, and all connections may sit in one child);
-# wrk counts that as a read error.
+# connections. More would help nothing and cost the RSS check: event hands work to the
+# worker that went idle last, so threads deep in its stack are first used late in the
+# run, and each such peak raises RSS a step (2 x 256 threads: +16.7% in 60 s without
+# a leak). Keep-alive: twice the connections per child, because a keep-alive connection
+# whose next request arrives while its child has no idle worker is closed by event.c
+# ("the client can re-connect to a different process"; a worker that just finished is
+# not idle yet, and all connections may sit in one child); wrk counts that as a read
+# error.
 THREADS = env_int("LOADTEST_THREADS", 2 * CONNECTIONS if KEEPALIVE else CONNECTIONS)
 COOKIE_NAME = "_session"
+SERVER_LIMIT = 16
 
+# MaxRequestWorkers is the whole scoreboard, not StartServers x ThreadsPerChild. When the
+# parent's once-a-second check finds no free worker in the current generation (each
+# child's listener pauses while its connections outrun its idle workers, and a fast
+# machine can catch both paused at once), it compares the threads in use, of every
+# generation, with MaxRequestWorkers. At StartServers x ThreadsPerChild that limit is reached at
+# once and event logs AH00484 "server reached MaxRequestWorkers" without a failed request
+# (seen once in CI at 7,000 requests/s; LOADTEST_THREADS=32 shows it every run here).
+# With room left, event starts one more child instead, and MaxSpareThreads stops it.
 MPM_EVENT_LOAD = """\
 LoadModule mpm_event_module {{moddir}}/mod_mpm_event.so
 StartServers {n}
-ServerLimit 16
+ServerLimit {limit}
 ThreadLimit {threads}
 ThreadsPerChild {threads}
-MaxRequestWorkers {workers}
+MaxRequestWorkers {most}
 MinSpareThreads 1
-MaxSpareThreads {workers}
+MaxSpareThreads {spare}
 MaxConnectionsPerChild 0
-""".format(n=START_SERVERS, threads=THREADS, workers=START_SERVERS * THREADS)
+""".format(n=START_SERVERS, limit=SERVER_LIMIT, threads=THREADS,
+           most=SERVER_LIMIT * THREADS, spare=START_SERVERS * THREADS)
 
 # Counts, per wrk process, answers outside 2xx and answers that break the cookie contract.
 # Each wrk thread has its own Lua state: setup() keeps the threads so done() can sum.
@@ -362,8 +376,12 @@ def main():
         picked = [[x for x in series if lo <= x["t"] < hi and x["n"] == START_SERVERS]
                   for lo, hi in (wwin, ewin)]
         if not picked[0] or not picked[1]:
-            failures.append("%s: no RSS samples with %d children in %s or %s"
-                            % (label, START_SERVERS, wwin, ewin))
+            msg = ("%s: no RSS samples with %d children in %.1f-%.1f s or %.1f-%.1f s"
+                   % ((label, START_SERVERS) + wwin + ewin))
+            if RSS_PCT is None:
+                log("    " + msg)
+            else:
+                failures.append(msg)
             continue
         w, e = (statistics.median(x[field] for x in v) for v in picked)
         change = (e - w) * 100.0 / w
