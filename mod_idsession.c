@@ -4027,10 +4027,10 @@ static int ids_servername_https(const server_rec *s)
 }
 
 /* Every request's ap_http_scheme, when it is known now: 1 https, 0 http,
- * -1 not known.  Known when only mod_http answers it (mod_ssl not loaded,
- * as behind a TLS-terminating proxy) and every server's ServerName has the
- * same scheme: a server without the module's directives shares the main
- * server's settings, so a per-server answer could not be kept. */
+ * -1 not known.  Known when no module but mod_http answers it (no mod_ssl
+ * or mod_tls, as behind a TLS-terminating proxy) and every ServerName has
+ * the same scheme: a server without the module's directives shares the
+ * main server's settings, so a per-server answer could not be kept. */
 static int ids_fixed_scheme(server_rec *s)
 {
     apr_array_header_t *hooks = ap_hook_get_http_scheme();

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from idshttpd import one_cookie, token, token_re
+from idshttpd import VALGRIND, one_cookie, token, token_re
 
 LOCS = {
     # location: directives
@@ -408,6 +408,27 @@ def test_secure_auto_when_every_servername_says_https(httpd_factory, host):
     assert r.status == 200, r
     c = one_cookie(r)
     assert c.raw == "_session=%s; Path=/; Secure; HttpOnly; SameSite=Lax" % c.value
+
+
+@pytest.mark.skipif(VALGRIND, reason="apache2 -X has no graceful restart")
+def test_secure_auto_decided_anew_on_each_graceful_restart(httpd_factory):
+    """The scheme worked out at startup belongs to one generation: a graceful
+    restart that turns every ServerName to http, or back, changes Secure."""
+    h = httpd_factory(conf=ALL_HTTPS_CONF, start=False)
+    h.write("front/index.html", "front\n")
+    h.start()
+
+    def secure():
+        r = h.curl("/front/index.html", headers=["Host: other.test"])
+        assert r.status == 200, r
+        return "; Secure;" in one_cookie(r).raw
+
+    assert secure()
+    for scheme in ("http", "https"):
+        h.conf = ALL_HTTPS_CONF.replace("https://", scheme + "://")
+        h.conf_file.write_text(h.render())
+        h.graceful()
+        assert secure() == (scheme == "https"), scheme
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
