@@ -288,7 +288,7 @@ def test_graceful_keeps_full_restart_zeroes(httpd_factory, mpm):
 def test_key_index_variable_and_access_log(httpd_factory):
     h = make_server(httpd_factory, "event")
     old = signed(OLD)
-    r = get(h, "/s/env.cgi", old)
+    r = get(h, "/s/env.cgi?old", old)
     assert r.env()["SESSION_KEY_INDEX"] == "1" and r.env()["SESSION_TOKEN_NEW"] == UNSET
     r = get(h, "/s/env.cgi")
     assert r.env()["SESSION_KEY_INDEX"] == "0" and r.env()["SESSION_TOKEN_NEW"] == "1"
@@ -313,8 +313,9 @@ def test_key_index_variable_and_access_log(httpd_factory):
     assert " key=0 " in line
     line = wait_file_line(h.root / "logs" / "key_log", "GET /u/env.cgi")
     assert " key=- " in line
-    lines = (h.root / "logs" / "key_log").read_text().splitlines()
-    assert [l for l in lines if l.startswith("GET /s/env.cgi")][0].split()[3] == "key=1"
+    # each line is written after its answer: find it by its own request, not its place
+    line = wait_file_line(h.root / "logs" / "key_log", "GET /s/env.cgi?old ")
+    assert " key=1 " in line
 
 
 def test_key_index_planted_is_replaced(httpd_factory):
