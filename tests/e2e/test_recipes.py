@@ -411,7 +411,7 @@ def installed(pkg):
 @pytest.fixture
 def site():
     """make(*numbers) -> a Site set up with docs/recipes.md's setup and those recipes,
-    configtested; stopped and removed after the test, its error log checked."""
+    configtested; stopped after the test, its error log checked, then removed."""
     made = []
 
     def make(*keys, start=True):
@@ -436,6 +436,7 @@ def site():
     problems = []
     for s in made:
         try:
+            s.stop()            # first: a child that will not stop logs AH00045 then
             bad = s.unexpected_log_lines()
             if bad:
                 problems.append("%s:\n  %s" % (s.error_log, "\n  ".join(bad)))
