@@ -818,47 +818,43 @@ const char *ids_cookie_tail(apr_pool_t *p, const ids_cookie_attrs *a)
     return ids_set_cookie(p, "", "", a) + 1;
 }
 
-char *ids_cookie_join(apr_pool_t *p, const char *name, apr_size_t nlen,
-                      const char *value, apr_size_t vlen,
-                      const char *tail, apr_size_t tlen)
-{
-    char *out = apr_palloc(p, nlen + 1 + vlen + tlen + 1), *d = out;
-
-    IDS_PUT(d, name, nlen);
-    *d++ = '=';
-    IDS_PUT(d, value, vlen);
-    memcpy(d, tail, tlen + 1);
-    return out;
-}
-
 apr_size_t ids_cookie_tail_split(const ids_cookie_attrs *a)
 {
     return (a->path ? sizeof("; Path=") - 1 + strlen(a->path) : 0)
            + (a->domain ? sizeof("; Domain=") - 1 + strlen(a->domain) : 0);
 }
 
-char *ids_cookie_join_age(apr_pool_t *p, const char *name, apr_size_t nlen,
-                          const char *value, apr_size_t vlen,
-                          const char *tail, apr_size_t tlen, apr_size_t split,
-                          apr_int64_t max_age, apr_time_t now)
+char *ids_cookie_join(apr_pool_t *p, const char *name, apr_size_t nlen,
+                      const char *value, apr_size_t vlen,
+                      const char *tail, apr_size_t tlen, apr_size_t split,
+                      apr_int64_t max_age, apr_time_t now)
 {
     char age[IDS_NUM_CHARS];
-    const char *digits = ids_num(age, max_age);
-    apr_size_t alen = (apr_size_t)(age + IDS_NUM_CHARS - 1 - digits);
-    char *out = apr_palloc(p, nlen + 1 + vlen + tlen
-                              + sizeof("; Max-Age=; Expires=") - 1 + alen
-                              + IDS_HTTP_DATE_CHARS + 1), *d = out;
+    const char *digits = NULL;
+    apr_size_t alen = 0;
+    char *out, *d;
 
+    if (max_age > 0) {
+        digits = ids_num(age, max_age);
+        alen = (apr_size_t)(age + IDS_NUM_CHARS - 1 - digits);
+    }
+    out = d = apr_palloc(p, nlen + 1 + vlen + tlen
+                            + sizeof("; Max-Age=; Expires=") - 1 + alen
+                            + IDS_HTTP_DATE_CHARS + 1);
     IDS_PUT(d, name, nlen);
     *d++ = '=';
     IDS_PUT(d, value, vlen);
-    IDS_PUT(d, tail, split);
-    IDS_PUT_LIT(d, "; Max-Age=");
-    IDS_PUT(d, digits, alen);
-    IDS_PUT_LIT(d, "; Expires=");
-    ids_http_date(d, (apr_uint64_t)apr_time_sec(now) + max_age);
-    d += IDS_HTTP_DATE_CHARS;
-    memcpy(d, tail + split, tlen - split + 1);
+    if (max_age > 0) {
+        IDS_PUT(d, tail, split);
+        IDS_PUT_LIT(d, "; Max-Age=");
+        IDS_PUT(d, digits, alen);
+        IDS_PUT_LIT(d, "; Expires=");
+        ids_http_date(d, (apr_uint64_t)apr_time_sec(now) + max_age);
+        d += IDS_HTTP_DATE_CHARS;
+        tail += split;
+        tlen -= split;
+    }
+    memcpy(d, tail, tlen + 1);
     return out;
 }
 

@@ -218,22 +218,17 @@ char *ids_set_cookie(apr_pool_t *p, const char *name, const char *value,
  * where the configuration is read, for ids_cookie_join. */
 const char *ids_cookie_tail(apr_pool_t *p, const ids_cookie_attrs *attrs);
 
-/* name=value followed by tail (from ids_cookie_tail), from pool p: what
- * ids_set_cookie gives for the same attributes. */
-char *ids_cookie_join(apr_pool_t *p, const char *name, apr_size_t nlen,
-                      const char *value, apr_size_t vlen,
-                      const char *tail, apr_size_t tlen);
-
 /* Where Max-Age goes in a tail of attrs: after Path and Domain. */
 apr_size_t ids_cookie_tail_split(const ids_cookie_attrs *attrs);
 
-/* ids_cookie_join with "; Max-Age=<max_age>; Expires=<now + max_age>" (max_age
- * > 0) put in at split, where ids_set_cookie writes them: what
- * ids_set_cookie gives for the tail's attributes with that max_age. */
-char *ids_cookie_join_age(apr_pool_t *p, const char *name, apr_size_t nlen,
-                          const char *value, apr_size_t vlen,
-                          const char *tail, apr_size_t tlen, apr_size_t split,
-                          apr_int64_t max_age, apr_time_t now);
+/* name=value followed by tail (from ids_cookie_tail), from pool p, with
+ * "; Max-Age=<max_age>; Expires=<now + max_age>" put in at split when
+ * max_age > 0: what ids_set_cookie gives for the tail's attributes with
+ * that max_age. */
+char *ids_cookie_join(apr_pool_t *p, const char *name, apr_size_t nlen,
+                      const char *value, apr_size_t vlen,
+                      const char *tail, apr_size_t tlen, apr_size_t split,
+                      apr_int64_t max_age, apr_time_t now);
 
 /* 1 if the Set-Cookie value hdr sets the cookie called name. */
 int ids_set_cookie_is_for(const char *hdr, const char *name,

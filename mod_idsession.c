@@ -800,15 +800,9 @@ static void ids_send_cookie(request_rec *r, ids_state *st,
         const ids_tail *t = c->tail;
         int h = t->by_scheme && ids_is_https(ap_http_scheme(r));
 
-        if (age <= 0) {
-            st->cookie = ids_cookie_join(out->pool, name, nm->len, value,
-                                         vlen, t->s[h], t->len[h]);
-        }
-        else {
-            st->cookie = ids_cookie_join_age(out->pool, name, nm->len, value,
-                                             vlen, t->s[h], t->len[h],
-                                             t->split, age, r->request_time);
-        }
+        st->cookie = ids_cookie_join(out->pool, name, nm->len, value, vlen,
+                                     t->s[h], t->len[h], t->split, age,
+                                     r->request_time);
     }
     else {
         ids_cookie_attrs_for(r, c, &a);
