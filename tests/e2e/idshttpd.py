@@ -34,7 +34,7 @@ How to write a test
 Pieces:
 - `Httpd(conf=..., modules=[...], mpm="event|worker|prefork", tls=..., cgi=..., php=...)`;
   `.write(rel, text, mode=None)`, `.write_cgi(rel, text)` (executable), `.start()`, `.stop()`,
-  `.restart(conf=None)`, `.configtest(extra_conf) -> (rc, output)`, `.graceful()` and
+  `.restart(conf=None)`, `.configtest(extra_conf) -> (rc, output)`, `.graceful(conf=None)` and
   `.hard_restart()` (`apache2 -k graceful|restart`, returning once the new generation
   has logged "resuming normal operations").
 - In `conf`, `@ROOT@ @DOCROOT@ @PORT@ @TLS_PORT@ @MODULE@ @CERT@ @KEY@` are replaced
@@ -739,8 +739,12 @@ class Httpd:
             time.sleep(0.05)   # polling interval, not synchronisation
         return self
 
-    def graceful(self):
-        """A graceful restart: the children finish their requests; the scoreboard stays."""
+    def graceful(self, conf=None):
+        """A graceful restart, optionally with a new test configuration: the children
+        finish their requests; the scoreboard stays."""
+        if conf is not None:
+            self.conf = conf
+            self.conf_file.write_text(self.render())
         return self._signal_restart("graceful")
 
     def hard_restart(self):

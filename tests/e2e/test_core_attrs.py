@@ -399,11 +399,15 @@ ServerName https://all.test
 """
 
 
-@pytest.mark.parametrize("host", ["all.test", "other.test"])
-def test_secure_auto_when_every_servername_says_https(httpd_factory, host):
+def all_https(httpd_factory):
     h = httpd_factory(conf=ALL_HTTPS_CONF, start=False)
     h.write("front/index.html", "front\n")
-    h.start()
+    return h.start()
+
+
+@pytest.mark.parametrize("host", ["all.test", "other.test"])
+def test_secure_auto_when_every_servername_says_https(httpd_factory, host):
+    h = all_https(httpd_factory)
     r = h.curl("/front/index.html", headers=["Host: " + host])
     assert r.status == 200, r
     c = one_cookie(r)
@@ -414,9 +418,7 @@ def test_secure_auto_when_every_servername_says_https(httpd_factory, host):
 def test_secure_auto_decided_anew_on_each_graceful_restart(httpd_factory):
     """The scheme worked out at startup belongs to one generation: a graceful
     restart that turns every ServerName to http, or back, changes Secure."""
-    h = httpd_factory(conf=ALL_HTTPS_CONF, start=False)
-    h.write("front/index.html", "front\n")
-    h.start()
+    h = all_https(httpd_factory)
 
     def secure():
         r = h.curl("/front/index.html", headers=["Host: other.test"])
@@ -425,9 +427,7 @@ def test_secure_auto_decided_anew_on_each_graceful_restart(httpd_factory):
 
     assert secure()
     for scheme in ("http", "https"):
-        h.conf = ALL_HTTPS_CONF.replace("https://", scheme + "://")
-        h.conf_file.write_text(h.render())
-        h.graceful()
+        h.graceful(conf=ALL_HTTPS_CONF.replace("https://", scheme + "://"))
         assert secure() == (scheme == "https"), scheme
 
 

@@ -233,24 +233,25 @@ IDSessionRevokeGrace 0
 </Location>
 """
 
-KEEP = 2592000
+REVOKE_KEEP = 2592000  # IDSessionRevokeKeep's default, 30 days
 
 
 @pytest.mark.parametrize("server_conf,low,high", [
     # Timeouts in some sections only: /s accepts the token (without its stamp) for
     # ever, so the entry must outlive /t's lifetime: IDSessionRevokeKeep.
-    ("", KEEP - 60, KEEP),
+    ("", REVOKE_KEEP - 60, REVOKE_KEEP),
     # ... unless a section's lifetime is longer than the keep: then that long.
     ("IDSessionRevokeKeep 600", 7200 - 60, 7200),
     # Every section has a lifetime, /u the longest: the entry lives that long.
     ("IDSessionMaxLifetime 3600", 7200 - 60, 7200),
     # ... and a section that turns lifetimes off brings back IDSessionRevokeKeep.
     ("IDSessionMaxLifetime 3600\n<Location /s>\n    IDSessionMaxLifetime 0\n"
-     "</Location>", KEEP - 60, KEEP),
+     "</Location>", REVOKE_KEEP - 60, REVOKE_KEEP),
     # An adoption window: a stripped stamp is adopted, as created then, until its end.
     ("IDSessionMaxLifetime 3600\nIDSessionAdoptUntil @ADOPT@",
      86400 + 7200 - 60, 86400 + 7200),
-], ids=["some-sections", "a-lifetime-longer-than-the-keep", "longest-section", "a-section-turns-it-off", "adoption"])
+], ids=["some-sections", "a-lifetime-longer-than-the-keep", "longest-section",
+        "a-section-turns-it-off", "adoption"])
 def test_replaced_token_is_denied_while_any_section_would_accept_it(
         httpd_factory, redis, server_conf, low, high):
     # A day from now, when the test runs: the TTL counts from then.
@@ -499,17 +500,23 @@ class FakeRedis:
                         conn.sendall(b"+PONG\r\n")
                         continue
                     self.commands += 1
-                    out, step = self.reply, self.piece or len(self.reply)
-                    for i in range(0, len(out), step):
-                        conn.sendall(out[i:i + step])
-                        time.sleep(self.gap)
-                        if i + step < len(out) and self._closed(conn):
-                            self.cut += 1
-                            self.replied.set()
-                            return
+                    whole = self._send(conn)
+                    self.cut += not whole
                     self.replied.set()
+                    if not whole:
+                        return
                 except OSError:
                     return
+
+    def _send(self, conn):
+        """Sends the reply in its pieces; False if the peer closed before the last."""
+        out, step = self.reply, self.piece or len(self.reply)
+        for i in range(0, len(out), step):
+            conn.sendall(out[i:i + step])
+            time.sleep(self.gap)
+            if i + step < len(out) and self._closed(conn):
+                return False
+        return True
 
     @staticmethod
     def _closed(conn):
